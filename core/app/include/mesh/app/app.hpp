@@ -1,0 +1,42 @@
+// Composition root: builds every module in order, runs the daemon, stops it in reverse.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "mesh/base/result.hpp"
+
+namespace mesh::app {
+
+struct InitResult {
+  std::string name;
+  std::string id;
+  std::filesystem::path root;
+  std::filesystem::path config;
+  bool created = false;  // false when the root was already initialised
+};
+
+// Creates the root, the identity and a commented mesh.toml. Idempotent; never replaces a key.
+Result<InitResult> init_root(const std::filesystem::path& root, const std::string& name);
+
+struct DaemonOptions {
+  std::filesystem::path root;
+  std::optional<std::string> listen;  // overrides [http] listen
+  bool foreground_log = true;         // also log to stderr
+  // Called once the daemon is ready (socket answering), with the bound address.
+  std::function<void(const std::string& listen)> on_ready;
+};
+
+// Runs the daemon until SIGINT/SIGTERM or `mesh stop`. Returns the process exit code; prints
+// "error: ..." to stderr for start-up failures (bad config, port in use, already running).
+int run_daemon(const DaemonOptions& options);
+
+// Paths inside a root.
+std::filesystem::path config_path(const std::filesystem::path& root);
+std::filesystem::path socket_path(const std::filesystem::path& root);
+std::filesystem::path pid_path(const std::filesystem::path& root);
+std::filesystem::path log_path(const std::filesystem::path& root);
+
+}  // namespace mesh::app

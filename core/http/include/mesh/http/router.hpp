@@ -1,0 +1,92 @@
+// HTTP request/response values and the route table. No Beast here: handlers see plain structs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <variant>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "mesh/identity/identity.hpp"
+
+namespace mesh::http {
+
+struct Request {
+  std::string method;  // upper case
+  std::string target;  // as received
+  std::string path;    // target without the query
+  std::string query;   // text after '?'
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote;  // "ip:port"
+  bool loopback = false;
+  bool tls = false;
+  std::optional<identity::PublicKey> peer;  // set when a member certificate was presented
+
+  // Case-insensitive header lookup; empty if absent.
+  std::string_view header(std::string_view name) const;
+};
+
+struct Response {
+  unsigned status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  static Response text(unsigned status, std::string body);
+  static Response json(unsigned status, std::string body);
+};
+
+// Called exactly once per request, from any thread.
+using Responder = std::function<void(Response)>;
+using Handler = std::function<void(Request&&, Responder)>;
+
+// Who may call a route.
+enum class Access {
+  local,   // loopback clients only (UI, local git client)
+  member,  // loopback clients and authenticated members
+};
+
+struct RouteOptions {
+  std::size_t max_body = 1 << 20;
+  Access access = Access::member;
+};
+
+using RouteId = std::uint64_t;
+
+// Thread-safe route table. A route matches a path equal to its prefix or starting with
+// prefix + "/"; the longest matching prefix wins. Method "*" matches any method.
+class Router {
+ public:
+  RouteId add(std::string method, std::string path_prefix, RouteOptions options, Handler handler);
+  // Fails (returns false) if the same method+prefix is already registered.
+  bool try_add(std::string method, std::string path_prefix, RouteOptions options, Handler handler,
+               RouteId* id);
+  void remove(RouteId id);
+
+  struct Match {
+    RouteOptions options;
+    Handler handler;
+  };
+  enum class Miss { not_found, method_not_allowed };
+  // Returns the handler, or why there is none.
+  std::variant<Match, Miss> find(std::string_view method, std::string_view path) const;
+
+ private:
+  struct Route {
+    RouteId id;
+    std::string method;
+    std::string prefix;
+    RouteOptions options;
+    Handler handler;
+  };
+  mutable std::mutex mu_;
+  std::vector<Route> routes_;
+  RouteId next_ = 1;
+};
+
+}  // namespace mesh::http

@@ -24,7 +24,7 @@ struct HttpConfig {
   std::string listen = "0.0.0.0:7979";  // HOST:PORT; port 0 picks a free port
   bool trust_loopback = true;           // plain HTTP / cert-less TLS from loopback allowed
   std::size_t max_header_bytes = 16 * 1024;
-  std::size_t max_body_bytes = 1 << 20;  // default per-route body limit
+  std::size_t max_body_bytes = 1 << 20;      // default per-route body limit
   std::uint32_t header_timeout_ms = 10'000;  // time to receive a request's headers
   std::uint32_t body_timeout_ms = 60'000;    // time to receive a request's body
   std::uint32_t idle_timeout_ms = 60'000;    // keep-alive idle time
@@ -38,9 +38,9 @@ struct LogConfig {
 };
 
 struct PluginsConfig {
-  std::vector<std::string> enabled;                // plugin ids, in load order
-  std::vector<std::string> paths;                  // extra directories searched first
-  std::map<std::string, std::string> settings;     // id -> its [plugins.<id>] table as JSON
+  std::vector<std::string> enabled;             // plugin ids, in load order
+  std::vector<std::string> paths;               // extra directories searched first
+  std::map<std::string, std::string> settings;  // id -> its [plugins.<id>] table as JSON
 };
 
 struct Config {
@@ -56,11 +56,16 @@ Result<Config> parse(std::string_view text, std::string_view source);
 Result<Config> load(const std::filesystem::path& file);
 
 // The commented default mesh.toml (config/mesh.toml in the source tree) with the node name set.
+// The name is made valid first (control characters -> space, invalid UTF-8 -> U+FFFD, cut at
+// 128 bytes, empty -> "node"), so the result always parses; check_node_name() it to refuse instead.
 std::string default_toml(std::string_view node_name);
+
+// Node names: 1..128 bytes, no control characters (what [node] name accepts). For `init --name`.
+Status check_node_name(std::string_view name);
 
 // Splits "host:port" / "[v6]:port"; validates the port.
 struct HostPort {
-  std::string host;
+  std::string host;  // without the brackets of "[v6]:port"
   std::uint16_t port = 0;
 };
 Result<HostPort> parse_host_port(std::string_view text);

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets straight from the sources they need and runs each for a bounded
+# time. Exit status is non-zero if a target fails to build or finds a crash.
+#   FUZZ_SECONDS=30 (per target)   FUZZ_OUT=<dir for binaries, corpora and crash files>
+# Needs clang 14 and libFuzzer: apt-get install -y clang-14 libfuzzer-14-dev
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+out="${FUZZ_OUT:-$repo/build-fuzz}"
+seconds="${FUZZ_SECONDS:-30}"
+cxx="${CXX_FUZZ:-clang++}"
+mkdir -p "$out"
+
+flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c++20
+       -I"$repo/core/base/include" -I"$repo/core/identity/include" -I"$repo/core/gossip/include"
+       -I"$repo/core/gossip/src")
+libs=(-lsodium -lcrypto -lz)
+common=("$repo/core/base/src/encoding.cpp" "$repo/core/base/src/files.cpp"
+        "$repo/core/identity/src/identity.cpp" "$repo/core/gossip/src/wire.cpp")
+
+declare -A sources=(
+  [fuzz_event_decode]="$repo/core/gossip/src/event.cpp"
+  [fuzz_token_parse]="$repo/core/gossip/src/token.cpp"
+)
+
+status=0
+for target in fuzz_event_decode fuzz_token_parse; do
+  echo "== build $target"
+  "$cxx" "${flags[@]}" -o "$out/$target" "$here/$target.cpp" ${sources[$target]} "${common[@]}" \
+    "${libs[@]}"
+  corpus="$out/corpus-$target"
+  mkdir -p "$corpus" "$out/crashes"
+  echo "== run $target for ${seconds}s"
+  rc=0
+  "$out/$target" -max_total_time="$seconds" -max_len=70000 -print_final_stats=1 \
+    -artifact_prefix="$out/crashes/$target-" "$corpus" >"$out/$target.log" 2>&1 || rc=$?
+  grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec)|ERROR|SUMMARY' \
+    "$out/$target.log" || true
+  if [ "$rc" -ne 0 ]; then
+    echo "!! $target failed (exit $rc); see $out/$target.log and $out/crashes/" >&2
+    status=1
+  fi
+done
+exit $status

@@ -1,0 +1,143 @@
+#include "daemon.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "logging.hpp"
+#include "mesh/app/app.hpp"
+#include "pidfile.hpp"
+
+namespace mesh::app {
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+
+std::string default_node_name();
+
+namespace {
+
+constexpr auto kShutdownDeadline = std::chrono::seconds(5);
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::fflush(stderr);
+  if (spdlog::default_logger()) spdlog::error("{}", message);
+  return 1;
+}
+
+// Installed layout: <prefix>/bin/mesh and <prefix>/<libdir>/mesh/plugins; build tree:
+// <build>/cli/mesh and <build>/plugins.
+std::vector<fs::path> default_plugin_dirs() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> dirs;
+  if (ec) return dirs;
+  fs::path bin = exe.parent_path();
+  dirs.push_back(bin.parent_path() / MESH_PLUGIN_RELDIR);
+  dirs.push_back(bin.parent_path() / "plugins");
+  return dirs;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+  const fs::path root = options.root;
+  auto init = init_root(root, default_node_name());
+  if (!init) return fail(init.error().message);
+
+  auto lock = PidLock::acquire(pid_path(root));
+  if (!lock) return fail(lock.error().message);
+
+  auto cfg = config::load(config_path(root));
+  if (!cfg) return fail(cfg.error().message);
+  auto listen = config::parse_host_port(options.listen.value_or(cfg->http.listen));
+  if (!listen) return fail("--listen: " + listen.error().message);
+
+  if (auto st = setup_logging(log_path(root), cfg->log, options.foreground_log); !st) {
+    return fail(st.error().message);
+  }
+  auto ident = identity::Identity::load(root);
+  if (!ident) return fail(ident.error().message);
+  auto tls = ident->tls_material(cfg->node.name);
+  if (!tls) return fail(tls.error().message);
+
+  asio::io_context io;
+  Daemon daemon;
+  daemon.root = root;
+  daemon.key = ident->public_key();
+  daemon.config = *cfg;
+  daemon.router = std::make_shared<http::Router>();
+  daemon.verbs = std::make_shared<control::Registry>();
+
+  http::ServerOptions server_options;
+  server_options.listen = *listen;
+  server_options.limits = cfg->http;
+  server_options.tls = std::move(*tls);
+  // Until the roster exists (gossip), nobody is a member: only local clients get in.
+  server_options.is_member = [](const identity::PublicKey&) { return false; };
+  auto server = http::Server::start(io, std::move(server_options), daemon.router);
+  if (!server) return fail(server.error().message);
+  daemon.listen = (*server)->local_address();
+
+  plugin::HostServices services{io, daemon.router, daemon.verbs, root / "data",
+                                default_plugin_dirs()};
+  daemon.plugins = std::make_unique<plugin::Manager>(std::move(services));
+  register_core_verbs(daemon);
+  register_core_routes(daemon);
+
+  auto control_server = control::Server::start(io, socket_path(root), daemon.verbs);
+  if (!control_server) return fail(control_server.error().message);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&daemon](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("received signal {}, shutting down", sig);
+    daemon.request_stop();
+  });
+
+  auto work = asio::make_work_guard(io);
+  std::vector<std::thread> threads;
+  unsigned n = std::max(2u, std::min(4u, std::thread::hardware_concurrency()));
+  for (unsigned i = 0; i < n; ++i) threads.emplace_back([&io] { io.run(); });
+
+  daemon.plugins->apply(cfg->plugins);
+  spdlog::info("mesh {} started: node {} ({}), listening on {}, root {}", MESH_VERSION,
+               cfg->node.name, daemon.key.id(), daemon.listen, root.string());
+  if (options.on_ready) options.on_ready(daemon.listen);
+
+  {
+    std::unique_lock lk(daemon.stop_mu);
+    daemon.stop_cv.wait(lk, [&] { return daemon.stop_requested; });
+  }
+
+  // Graceful first: refuse new work, stop plugins (they may still answer calls), close the
+  // listener, let queued handlers drain; forced after the deadline.
+  spdlog::info("stopping");
+  (*control_server)->stop();
+  daemon.plugins->stop_all();
+  (*server)->stop();
+  asio::post(io, [&signals] { signals.cancel(); });
+  work.reset();
+  auto drained = std::async(std::launch::async, [&threads] {
+    for (auto& t : threads) t.join();
+  });
+  if (drained.wait_for(kShutdownDeadline) != std::future_status::ready) {
+    spdlog::warn("shutdown deadline passed; forcing");
+    io.stop();
+  }
+  drained.wait();
+  daemon.plugins.reset();
+  spdlog::info("stopped");
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+}  // namespace mesh::app

@@ -1,0 +1,119 @@
+// Daemon start-to-ready time and idle RSS (test plugin loaded), each printed next to a
+// baseline measured in the same run: `git daemon` started the same way on the same machine.
+// Figures only: nothing here asserts a time.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace mesh::test;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+long rss_kib(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+bool port_open(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  ::close(fd);
+  return ok;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main() {
+  constexpr int kRuns = 7;
+  TempDir dir("bench");
+  std::vector<double> mesh_ms, git_ms;
+  long mesh_rss = 0, git_rss = 0;
+
+  Node node(dir.path(), "bench");
+  node.write_config({"test-hello"});
+  for (int i = 0; i < kRuns; ++i) {
+    auto t0 = Clock::now();
+    auto p = node.start();  // returns once the control socket answers `status`
+    auto t1 = Clock::now();
+    if (p.exit != 0) {
+      std::fprintf(stderr, "mesh start failed: %s\n", p.err.c_str());
+      return 1;
+    }
+    mesh_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (i == kRuns - 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(2));  // settle: idle
+      mesh_rss = rss_kib(node.pid());
+    }
+    node.stop();
+  }
+
+  // Baseline: git daemon, ready when its port accepts.
+  std::filesystem::create_directories(dir.path() / "git");
+  for (int i = 0; i < kRuns; ++i) {
+    int port = free_port();
+    std::string port_arg = "--port=" + std::to_string(port);
+    std::string base = "--base-path=" + (dir.path() / "git").string();
+    auto t0 = Clock::now();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execlp("git", "git", "daemon", "--reuseaddr", "--listen=127.0.0.1", port_arg.c_str(),
+               base.c_str(), "--export-all", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    while (!port_open(port)) std::this_thread::sleep_for(std::chrono::microseconds(500));
+    auto t1 = Clock::now();
+    git_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (i == kRuns - 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      git_rss = rss_kib(pid);
+    }
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+  }
+
+  double m = median(mesh_ms), g = median(git_ms);
+  std::printf("bench startup: mesh start --detach to ready  median %.1f ms  | git daemon %.1f ms"
+              "  | ratio %.2f  (%d runs each)\n",
+              m, g, m / g, kRuns);
+  std::printf("bench idle-rss: mesh daemon (test-hello loaded) %.1f MiB  | git daemon %.1f MiB"
+              "  | ratio %.2f\n",
+              mesh_rss / 1024.0, git_rss / 1024.0,
+              git_rss > 0 ? static_cast<double>(mesh_rss) / git_rss : 0.0);
+  return 0;
+}

@@ -6,10 +6,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <variant>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "mesh/identity/identity.hpp"
@@ -41,8 +41,13 @@ struct Response {
   static Response json(unsigned status, std::string body);
 };
 
-// Called exactly once per request, from any thread.
+// Called exactly once per request, from any thread, now or later. Extra calls are ignored; if
+// every copy is dropped unanswered the client gets a 500. Calling it after the connection or the
+// server has gone is harmless (the answer is dropped).
 using Responder = std::function<void(Response)>;
+// Invoked on the connection's I/O strand: it must not block. Hand slow work (git, plugins,
+// disk) to another executor and answer through the Responder from there. Exceptions thrown by
+// a handler become a 500.
 using Handler = std::function<void(Request&&, Responder)>;
 
 // Who may call a route.
@@ -52,6 +57,8 @@ enum class Access {
 };
 
 struct RouteOptions {
+  // Larger bodies (by Content-Length or while reading a chunked body) get 413 and the handler
+  // never runs. The whole body is buffered into Request::body.
   std::size_t max_body = 1 << 20;
   Access access = Access::member;
 };
@@ -60,8 +67,14 @@ using RouteId = std::uint64_t;
 
 // Thread-safe route table. A route matches a path equal to its prefix or starting with
 // prefix + "/"; the longest matching prefix wins. Method "*" matches any method.
+// Details: prefix "/" matches every path, and a trailing "/" on a prefix is ignored. Among the
+// routes whose method fits, the longest prefix wins (an exact method beats "*" on a tie), so a
+// longer prefix registered for POST does not hide a shorter one's GET. When some prefix matches
+// the path but no route takes the method, find() says method_not_allowed. Methods are
+// case-sensitive. Routes may be added and removed while the server runs.
 class Router {
  public:
+  // Registering the same method+prefix again replaces the earlier route.
   RouteId add(std::string method, std::string path_prefix, RouteOptions options, Handler handler);
   // Fails (returns false) if the same method+prefix is already registered.
   bool try_add(std::string method, std::string path_prefix, RouteOptions options, Handler handler,

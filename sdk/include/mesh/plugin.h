@@ -91,14 +91,14 @@ typedef struct mesh_http_request {
   uint32_t client_kind; /* MESH_CLIENT_* */
   uint64_t call_id;     /* pass to mesh_host.http_respond */
   mesh_str method;      /* "GET", "POST", ... */
-  mesh_str path;        /* decoded-free raw path, without the query */
+  mesh_str path;        /* the path as received (not percent-decoded), without the query */
   mesh_str query;       /* text after '?', may be empty */
   const mesh_http_header* headers;
   size_t header_count;
-  mesh_str body;       /* the whole body, at most the route's max_body bytes */
-  mesh_str peer_id;    /* "mesh:..." for MESH_CLIENT_MEMBER, empty otherwise */
-  mesh_str remote;     /* "ip:port" of the client */
-  uint32_t tls;        /* 1 if the request came over TLS */
+  mesh_str body;    /* the whole body, at most the route's max_body bytes */
+  mesh_str peer_id; /* "mesh:..." for MESH_CLIENT_MEMBER, empty otherwise */
+  mesh_str remote;  /* "ip:port" of the client */
+  uint32_t tls;     /* 1 if the request came over TLS */
 } mesh_http_request;
 
 typedef struct mesh_http_response {
@@ -111,8 +111,8 @@ typedef struct mesh_http_response {
 
 typedef struct mesh_cli_request {
   uint32_t struct_size;
-  uint32_t json;    /* 1 if the user passed --json: answer with exactly one JSON document */
-  uint64_t call_id; /* pass to mesh_host.cli_respond */
+  uint32_t json;        /* 1 if the user passed --json: answer with exactly one JSON document */
+  uint64_t call_id;     /* pass to mesh_host.cli_respond */
   const mesh_str* argv; /* the verb's arguments, without the verb itself */
   size_t argc;
 } mesh_cli_request;
@@ -131,7 +131,7 @@ typedef struct mesh_host {
   void (*log)(void* ctx, uint32_t level, mesh_str message);
 
   /* Copies the plugin's own [plugins.<id>] table of mesh.toml, as a JSON object, into buf.
-     *needed receives the full length; MESH_E_LIMIT if cap is too small (nothing written). */
+   *needed receives the full length; MESH_E_LIMIT if cap is too small (nothing written). */
   int32_t (*config_json)(void* ctx, char* buf, size_t cap, size_t* needed);
   /* Copies the plugin's private data directory (absolute path, created by the host). */
   int32_t (*data_dir)(void* ctx, char* buf, size_t cap, size_t* needed);
@@ -154,13 +154,18 @@ typedef struct mesh_host {
   int32_t (*timer_start)(void* ctx, uint64_t interval_ms, uint32_t repeat, mesh_timer_fn fn,
                          void* user, uint64_t* timer_id);
   int32_t (*timer_cancel)(void* ctx, uint64_t timer_id);
+
+  /* Streams partial output of a pending CLI call before its cli_respond (e.g. `--follow`).
+     MESH_E_NOT_FOUND once the call has been answered or the client has gone away: a
+     following handler stops then (and still calls cli_respond, which is harmless). */
+  int32_t (*cli_chunk)(void* ctx, uint64_t call_id, mesh_str text);
   /* ABI 1.1 and later append here. */
 } mesh_host;
 
 typedef struct mesh_plugin_descriptor {
   uint32_t struct_size;
-  uint32_t abi_major; /* MESH_ABI_MAJOR the plugin was built with */
-  uint32_t abi_minor; /* MESH_ABI_MINOR the plugin was built with */
+  uint32_t abi_major;  /* MESH_ABI_MAJOR the plugin was built with */
+  uint32_t abi_minor;  /* MESH_ABI_MINOR the plugin was built with */
   const char* id;      /* static, NUL-terminated; must equal the manifest's id */
   const char* version; /* static, NUL-terminated */
   /* Makes an instance. The host table stays valid until destroy(). */

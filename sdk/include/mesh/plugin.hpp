@@ -1,0 +1,516 @@
+// mesh/plugin.hpp — optional header-only C++17 helper on top of the C ABI in mesh/plugin.h.
+//
+//   class Hello : public mesh::sdk::Plugin {
+//    public:
+//     void start() override {
+//       route("GET", "/hello", [this](const mesh::sdk::HttpRequest& r) {
+//         r.respond(mesh::sdk::HttpResponse::text(200, "hello\n"));
+//       });
+//     }
+//   };
+//   MESH_PLUGIN(Hello, "hello", "1.0.0")
+//
+// What it adds over the C ABI:
+//  - an exception barrier on every entry point and callback trampoline: an exception from
+//    your code becomes MESH_E_INTERNAL plus its message (create/start), a 500 answer (HTTP
+//    handlers) or exit code 1 (CLI handlers), and a log line; nothing ever unwinds into the host;
+//  - std::string/std::function conveniences, with the handler objects owned by the plugin
+//    instance, so the `user` pointers handed to the host stay valid until destroy().
+//
+// Lifecycle mapping: create() constructs your class (default constructor, host not yet
+// usable), then binds the host; start() -> start(); stop() -> stop(); destroy() -> delete.
+// Register routes, verbs and timers in start(). Throwing from start() fails the plugin.
+#ifndef MESH_PLUGIN_HPP
+#define MESH_PLUGIN_HPP
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mesh/plugin.h"
+
+namespace mesh::sdk {
+
+// Thrown by the registration helpers; the barrier turns it into the plugin's error message.
+class Error : public std::runtime_error {
+ public:
+  Error(int32_t code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int32_t code() const noexcept { return code_; }
+
+ private:
+  int32_t code_;
+};
+
+inline mesh_str view(std::string_view s) noexcept {
+  return mesh_str{s.data(), s.size()};
+}
+inline std::string_view view(mesh_str s) noexcept {
+  return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view();
+}
+
+enum class Level : uint32_t {
+  trace = MESH_LOG_TRACE,
+  debug = MESH_LOG_DEBUG,
+  info = MESH_LOG_INFO,
+  warn = MESH_LOG_WARN,
+  error = MESH_LOG_ERROR,
+};
+
+struct HttpResponse {
+  uint32_t status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  static HttpResponse text(uint32_t status, std::string body) {
+    return {status, {{"Content-Type", "text/plain; charset=utf-8"}}, std::move(body)};
+  }
+  static HttpResponse json(uint32_t status, std::string body) {
+    return {status, {{"Content-Type", "application/json"}}, std::move(body)};
+  }
+  static HttpResponse html(uint32_t status, std::string body) {
+    return {status, {{"Content-Type", "text/html; charset=utf-8"}}, std::move(body)};
+  }
+};
+
+// A thin, copyable wrapper around the host table. Every call checks that the host's table is
+// large enough to contain the function it uses (MESH_HAS_FIELD), so a plugin never reads past
+// an older host's table.
+class Host {
+ public:
+  Host() = default;
+  explicit Host(const mesh_host* host) noexcept : h_(host) {}
+
+  const mesh_host* raw() const noexcept { return h_; }
+  explicit operator bool() const noexcept { return h_ != nullptr; }
+
+  void log(Level level, std::string_view message) const noexcept {
+    if (h_ && MESH_HAS_FIELD(h_, mesh_host, log) && h_->log)
+      h_->log(h_->ctx, static_cast<uint32_t>(level), view(message));
+  }
+  void debug(std::string_view m) const noexcept { log(Level::debug, m); }
+  void info(std::string_view m) const noexcept { log(Level::info, m); }
+  void warn(std::string_view m) const noexcept { log(Level::warn, m); }
+  void error(std::string_view m) const noexcept { log(Level::error, m); }
+
+  // The plugin's [plugins.<id>] table as a JSON object ("{}" when it has none).
+  std::string config_json() const { return copy_out(has_config() ? h_->config_json : nullptr); }
+  // The plugin's private data directory (absolute, already created by the host).
+  std::string data_dir() const { return copy_out(has_data_dir() ? h_->data_dir : nullptr); }
+
+  int32_t http_respond(uint64_t call_id, const HttpResponse& response) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, http_respond) || !h_->http_respond)
+      return MESH_E_UNSUPPORTED;
+    std::vector<mesh_http_header> headers;
+    try {
+      headers.reserve(response.headers.size());
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+    for (const auto& [name, value] : response.headers) headers.push_back({view(name), view(value)});
+    mesh_http_response r{};
+    r.struct_size = sizeof r;
+    r.status = response.status;
+    r.headers = headers.data();
+    r.header_count = headers.size();
+    r.body = view(response.body);
+    return h_->http_respond(h_->ctx, call_id, &r);
+  }
+
+  int32_t cli_respond(uint64_t call_id, int32_t exit_code, std::string_view output) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, cli_respond) || !h_->cli_respond)
+      return MESH_E_UNSUPPORTED;
+    return h_->cli_respond(h_->ctx, call_id, exit_code, view(output));
+  }
+
+  int32_t cli_chunk(uint64_t call_id, std::string_view text) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, cli_chunk) || !h_->cli_chunk)
+      return MESH_E_UNSUPPORTED;
+    return h_->cli_chunk(h_->ctx, call_id, view(text));
+  }
+
+  int32_t timer_cancel(uint64_t timer_id) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, timer_cancel) || !h_->timer_cancel)
+      return MESH_E_UNSUPPORTED;
+    return h_->timer_cancel(h_->ctx, timer_id);
+  }
+
+ private:
+  using CopyFn = int32_t (*)(void*, char*, size_t, size_t*);
+  bool has_config() const noexcept { return h_ && MESH_HAS_FIELD(h_, mesh_host, config_json); }
+  bool has_data_dir() const noexcept { return h_ && MESH_HAS_FIELD(h_, mesh_host, data_dir); }
+
+  // The two-call pattern: try a small buffer, grow to what the host says it needs.
+  std::string copy_out(CopyFn fn) const {
+    if (!fn) throw Error(MESH_E_UNSUPPORTED, "the host does not offer this service");
+    std::string buf(256, '\0');
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      size_t needed = 0;
+      int32_t rc = fn(h_->ctx, buf.data(), buf.size(), &needed);
+      if (rc == MESH_OK) {
+        buf.resize(needed < buf.size() ? needed : buf.size());
+        return buf;
+      }
+      if (rc != MESH_E_LIMIT || needed <= buf.size() || needed > kMaxCopy)
+        throw Error(rc, "host refused the request (code " + std::to_string(rc) + ")");
+      buf.assign(needed + 1, '\0');
+    }
+    throw Error(MESH_E_LIMIT, "host value keeps growing");
+  }
+  static constexpr size_t kMaxCopy = 16u << 20;
+
+  const mesh_host* h_ = nullptr;
+};
+
+// An HTTP call, valid for the duration of the handler. Answer with respond() now, or keep
+// call_id() and answer later with Host::http_respond() from any thread.
+class HttpRequest {
+ public:
+  HttpRequest(Host host, const mesh_http_request* r) noexcept : host_(host), r_(r) {}
+
+  uint64_t call_id() const noexcept { return r_->call_id; }
+  std::string_view method() const noexcept { return view(r_->method); }
+  std::string_view path() const noexcept { return view(r_->path); }
+  std::string_view query() const noexcept { return view(r_->query); }
+  std::string_view body() const noexcept { return view(r_->body); }
+  std::string_view peer_id() const noexcept { return view(r_->peer_id); }
+  std::string_view remote() const noexcept { return view(r_->remote); }
+  bool from_member() const noexcept { return r_->client_kind == MESH_CLIENT_MEMBER; }
+  bool local() const noexcept { return r_->client_kind == MESH_CLIENT_LOCAL; }
+  bool tls() const noexcept { return MESH_HAS_FIELD(r_, mesh_http_request, tls) && r_->tls; }
+
+  // Case-insensitive; empty if absent.
+  std::string_view header(std::string_view name) const noexcept {
+    for (size_t i = 0; i < r_->header_count; ++i) {
+      std::string_view n = view(r_->headers[i].name);
+      if (n.size() != name.size()) continue;
+      bool same = true;
+      for (size_t k = 0; k < n.size() && same; ++k) same = lower(n[k]) == lower(name[k]);
+      if (same) return view(r_->headers[i].value);
+    }
+    return {};
+  }
+
+  int32_t respond(const HttpResponse& response) const noexcept {
+    return host_.http_respond(r_->call_id, response);
+  }
+  const mesh_http_request* raw() const noexcept { return r_; }
+
+ private:
+  static char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+  Host host_;
+  const mesh_http_request* r_;
+};
+
+// A CLI call, valid for the duration of the handler. Answer with reply() now, or keep
+// call_id() and answer later with Host::cli_respond().
+class CliRequest {
+ public:
+  CliRequest(Host host, const mesh_cli_request* r) : host_(host), r_(r) {
+    args_.reserve(r->argc);
+    for (size_t i = 0; i < r->argc; ++i) args_.push_back(view(r->argv[i]));
+  }
+
+  uint64_t call_id() const noexcept { return r_->call_id; }
+  bool json() const noexcept { return r_->json != 0; }
+  const std::vector<std::string_view>& args() const noexcept { return args_; }
+
+  int32_t reply(int32_t exit_code, std::string_view output) const noexcept {
+    return host_.cli_respond(r_->call_id, exit_code, output);
+  }
+  int32_t chunk(std::string_view text) const noexcept { return host_.cli_chunk(r_->call_id, text); }
+  const mesh_cli_request* raw() const noexcept { return r_; }
+
+ private:
+  Host host_;
+  const mesh_cli_request* r_;
+  std::vector<std::string_view> args_;
+};
+
+using HttpHandler = std::function<void(const HttpRequest&)>;
+using CliHandler = std::function<void(const CliRequest&)>;
+using TimerHandler = std::function<void()>;
+
+namespace detail {
+template <typename T>
+struct Glue;
+}
+
+// Base class for C++ plugins. Derive, override start()/stop(), register in start().
+class Plugin {
+ public:
+  Plugin() = default;
+  Plugin(const Plugin&) = delete;
+  Plugin& operator=(const Plugin&) = delete;
+  virtual ~Plugin() = default;
+
+  // Throw (anything) to fail; the message reaches `mesh plugins`.
+  virtual void start() {}
+  // The host has already removed routes, verbs and timers and waited for running callbacks.
+  virtual void stop() {}
+
+  const Host& host() const noexcept { return host_; }
+  void log(Level level, std::string_view m) const noexcept { host_.log(level, m); }
+
+ protected:
+  // Routes `path` and everything below `path/` for `method` ("*" for any) to handler.
+  void route(std::string_view method, std::string_view path, HttpHandler handler,
+             uint64_t max_body = 1u << 20) {
+    require(MESH_HAS_FIELD(host_.raw(), mesh_host, http_route) && host_.raw()->http_route,
+            "http_route");
+    auto& slot = emplace(http_, Slot<HttpHandler>{this, std::move(handler)});
+    char err[MESH_ERR_CAP] = {0};
+    const mesh_host* h = host_.raw();
+    int32_t rc = h->http_route(h->ctx, view(method), view(path), max_body, &http_tramp, &slot, err,
+                               sizeof err);
+    if (rc != MESH_OK) fail(rc, "route " + std::string(method) + " " + std::string(path), err);
+  }
+
+  // Registers `mesh <verb> ...`.
+  void verb(std::string_view name, std::string_view summary, CliHandler handler) {
+    require(MESH_HAS_FIELD(host_.raw(), mesh_host, cli_verb) && host_.raw()->cli_verb, "cli_verb");
+    auto& slot = emplace(cli_, Slot<CliHandler>{this, std::move(handler)});
+    char err[MESH_ERR_CAP] = {0};
+    const mesh_host* h = host_.raw();
+    int32_t rc = h->cli_verb(h->ctx, view(name), view(summary), &cli_tramp, &slot, err, sizeof err);
+    if (rc != MESH_OK) fail(rc, "verb " + std::string(name), err);
+  }
+
+  // Runs fn after `interval` (and every `interval` after that if repeat). Returns the timer id.
+  uint64_t timer(std::chrono::milliseconds interval, bool repeat, TimerHandler fn) {
+    require(MESH_HAS_FIELD(host_.raw(), mesh_host, timer_start) && host_.raw()->timer_start,
+            "timer_start");
+    auto& slot = emplace(timers_, TimerSlot{this, std::move(fn), !repeat});
+    const mesh_host* h = host_.raw();
+    uint64_t id = 0;
+    int32_t rc = h->timer_start(h->ctx, static_cast<uint64_t>(interval.count()), repeat ? 1u : 0u,
+                                &timer_tramp, &slot, &id);
+    if (rc != MESH_OK) fail(rc, "timer", "");
+    return id;
+  }
+  // After this returns no new run starts (one may still be running on another thread).
+  int32_t cancel_timer(uint64_t id) noexcept { return host_.timer_cancel(id); }
+
+ private:
+  template <typename T>
+  friend struct detail::Glue;
+
+  template <typename Fn>
+  struct Slot {
+    Plugin* self;
+    Fn fn;
+  };
+  struct TimerSlot {
+    Plugin* self;
+    TimerHandler fn;
+    bool once;
+  };
+
+  // std::list keeps the addresses handed to the host as `user` stable.
+  template <typename S>
+  S& emplace(std::list<S>& list, S&& slot) {
+    std::lock_guard<std::mutex> lock(mu_);
+    list.push_back(std::move(slot));
+    return list.back();
+  }
+
+  static void require(bool ok, const char* what) {
+    if (!ok) throw Error(MESH_E_UNSUPPORTED, std::string("the host does not offer ") + what);
+  }
+  static void fail(int32_t rc, const std::string& what, const char* err) {
+    std::string m = what + " failed (code " + std::to_string(rc) + ")";
+    if (err && *err) m += ": " + std::string(err);
+    throw Error(rc, m);
+  }
+
+  void report(const char* where, const char* what) const noexcept {
+    char buf[MESH_ERR_CAP];
+    std::snprintf(buf, sizeof buf, "%s threw: %s", where, what);
+    host_.error(buf);
+  }
+
+  static void http_tramp(void* user, const mesh_http_request* req) noexcept {
+    auto* slot = static_cast<Slot<HttpHandler>*>(user);
+    if (!slot || !req) return;
+    const Host host = slot->self->host_;
+    try {
+      slot->fn(HttpRequest(host, req));
+      return;
+    } catch (const std::exception& e) {
+      slot->self->report("HTTP handler", e.what());
+    } catch (...) {
+      slot->self->report("HTTP handler", "unknown exception");
+    }
+    // Harmless if the handler had already answered (the host says MESH_E_NOT_FOUND).
+    static const char kBody[] = "internal error in plugin\n";
+    mesh_http_header ct{view("Content-Type"), view("text/plain; charset=utf-8")};
+    mesh_http_response r{};
+    r.struct_size = sizeof r;
+    r.status = 500;
+    r.headers = &ct;
+    r.header_count = 1;
+    r.body = mesh_str{kBody, sizeof kBody - 1};
+    const mesh_host* h = host.raw();
+    if (h && h->http_respond) h->http_respond(h->ctx, req->call_id, &r);
+  }
+
+  static void cli_tramp(void* user, const mesh_cli_request* req) noexcept {
+    auto* slot = static_cast<Slot<CliHandler>*>(user);
+    if (!slot || !req) return;
+    const Host host = slot->self->host_;
+    const char* what = "unknown exception";
+    try {
+      slot->fn(CliRequest(host, req));
+      return;
+    } catch (const std::exception& e) {
+      slot->self->report("CLI handler", e.what());
+      what = e.what();
+    } catch (...) {
+      slot->self->report("CLI handler", what);
+    }
+    char buf[MESH_ERR_CAP];
+    int n = std::snprintf(buf, sizeof buf, "internal error in plugin: %s\n", what);
+    host.cli_respond(req->call_id, 1,
+                     std::string_view(buf, n < 0 ? 0 : std::min<size_t>(n, sizeof buf - 1)));
+  }
+
+  static void timer_tramp(void* user, uint64_t) noexcept {
+    auto* slot = static_cast<TimerSlot*>(user);
+    if (!slot) return;
+    Plugin* self = slot->self;
+    try {
+      slot->fn();
+    } catch (const std::exception& e) {
+      self->report("timer", e.what());
+    } catch (...) {
+      self->report("timer", "unknown exception");
+    }
+    // A one-shot timer never fires again: drop its handler so repeated one-shots don't pile up.
+    if (slot->once) {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->timers_.remove_if([slot](const TimerSlot& s) { return &s == slot; });
+    }
+  }
+
+  Host host_;
+  std::mutex mu_;
+  std::list<Slot<HttpHandler>> http_;
+  std::list<Slot<CliHandler>> cli_;
+  std::list<TimerSlot> timers_;
+};
+
+namespace detail {
+
+inline void set_error(char* err, size_t cap, const char* what) noexcept {
+  if (!err || cap == 0) return;
+  std::snprintf(err, cap, "%s", what ? what : "unknown error");
+}
+
+// A host of our major and at least our minor (the host refuses newer plugin minors) has a
+// table at least as large as the one this plugin was compiled against.
+inline constexpr size_t kHostMinSize = sizeof(mesh_host);
+
+// The C entry points for plugin class T, each behind an exception barrier.
+template <typename T>
+struct Glue {
+  static_assert(std::is_base_of_v<Plugin, T>, "MESH_PLUGIN class must derive mesh::sdk::Plugin");
+
+  static int32_t create(const mesh_host* host, void** instance, char* err, size_t cap) noexcept {
+    try {
+      if (!instance) return set_error(err, cap, "no instance pointer"), MESH_E_INVALID;
+      *instance = nullptr;
+      if (!host || host->struct_size < kHostMinSize)
+        return set_error(err, cap, "host table too small"), MESH_E_UNSUPPORTED;
+      if (host->abi_major != MESH_ABI_MAJOR)
+        return set_error(err, cap, "host ABI major differs"), MESH_E_UNSUPPORTED;
+      auto p = std::make_unique<T>();
+      static_cast<Plugin&>(*p).host_ = Host(host);
+      *instance = static_cast<Plugin*>(p.release());
+      return MESH_OK;
+    } catch (const std::exception& e) {
+      set_error(err, cap, e.what());
+    } catch (...) {
+      set_error(err, cap, "unknown exception in create");
+    }
+    return MESH_E_INTERNAL;
+  }
+
+  static int32_t start(void* instance, char* err, size_t cap) noexcept {
+    if (!instance) return set_error(err, cap, "no instance"), MESH_E_INVALID;
+    try {
+      static_cast<Plugin*>(instance)->start();
+      return MESH_OK;
+    } catch (const Error& e) {
+      set_error(err, cap, e.what());
+      return e.code() < 0 ? e.code() : MESH_E_INTERNAL;
+    } catch (const std::exception& e) {
+      set_error(err, cap, e.what());
+    } catch (...) {
+      set_error(err, cap, "unknown exception in start");
+    }
+    return MESH_E_INTERNAL;
+  }
+
+  static void stop(void* instance) noexcept {
+    if (!instance) return;
+    auto* p = static_cast<Plugin*>(instance);
+    try {
+      p->stop();
+    } catch (const std::exception& e) {
+      p->report("stop", e.what());
+    } catch (...) {
+      p->report("stop", "unknown exception");
+    }
+  }
+
+  static void destroy(void* instance) noexcept {
+    try {
+      delete static_cast<Plugin*>(instance);
+    } catch (...) {
+      // A throwing destructor would terminate anyway; nothing can be reported any more.
+    }
+  }
+
+  static const mesh_plugin_descriptor* descriptor(const char* id, const char* version) noexcept {
+    static const mesh_plugin_descriptor d = {sizeof(mesh_plugin_descriptor),
+                                             MESH_ABI_MAJOR,
+                                             MESH_ABI_MINOR,
+                                             id,
+                                             version,
+                                             &create,
+                                             &start,
+                                             &stop,
+                                             &destroy};
+    return &d;
+  }
+};
+
+}  // namespace detail
+}  // namespace mesh::sdk
+
+// Defines mesh_plugin_entry for plugin class `Class` with the given id and version (string
+// literals). The id must equal the manifest's id (mesh_add_plugin's ID).
+#define MESH_PLUGIN(Class, id, version)                                                   \
+  extern "C" MESH_PLUGIN_EXPORT const mesh_plugin_descriptor* mesh_plugin_entry(          \
+      uint32_t host_abi_major, uint32_t host_abi_minor) {                                 \
+    (void)host_abi_minor;                                                                 \
+    /* Always describe ourselves: the host gives the clearer message about a mismatch. */ \
+    (void)host_abi_major;                                                                 \
+    return ::mesh::sdk::detail::Glue<Class>::descriptor(id, version);                     \
+  }                                                                                       \
+  static_assert(sizeof(id) > 1 && sizeof(version) > 1, "MESH_PLUGIN id and version are needed")
+
+#endif  // MESH_PLUGIN_HPP

@@ -1,0 +1,84 @@
+// Pins the ABI 1.0 struct layouts (x86_64, LP64): an accidental change to mesh/plugin.h fails
+// the build here. Growing a struct at its end is allowed: update the size, never an offset.
+#include <cstddef>
+#include <type_traits>
+
+#include "mesh/plugin.h"
+
+#if defined(__x86_64__) && defined(__LP64__)
+#define PIN(type, field, off) static_assert(offsetof(type, field) == (off), #type "." #field)
+
+static_assert(sizeof(mesh_str) == 16);
+PIN(mesh_str, ptr, 0);
+PIN(mesh_str, len, 8);
+
+static_assert(sizeof(mesh_http_header) == 32);
+PIN(mesh_http_header, name, 0);
+PIN(mesh_http_header, value, 16);
+
+static_assert(sizeof(mesh_http_request) == 136);
+PIN(mesh_http_request, struct_size, 0);
+PIN(mesh_http_request, client_kind, 4);
+PIN(mesh_http_request, call_id, 8);
+PIN(mesh_http_request, method, 16);
+PIN(mesh_http_request, path, 32);
+PIN(mesh_http_request, query, 48);
+PIN(mesh_http_request, headers, 64);
+PIN(mesh_http_request, header_count, 72);
+PIN(mesh_http_request, body, 80);
+PIN(mesh_http_request, peer_id, 96);
+PIN(mesh_http_request, remote, 112);
+PIN(mesh_http_request, tls, 128);
+
+static_assert(sizeof(mesh_http_response) == 40);
+PIN(mesh_http_response, struct_size, 0);
+PIN(mesh_http_response, status, 4);
+PIN(mesh_http_response, headers, 8);
+PIN(mesh_http_response, header_count, 16);
+PIN(mesh_http_response, body, 24);
+
+static_assert(sizeof(mesh_cli_request) == 32);
+PIN(mesh_cli_request, struct_size, 0);
+PIN(mesh_cli_request, json, 4);
+PIN(mesh_cli_request, call_id, 8);
+PIN(mesh_cli_request, argv, 16);
+PIN(mesh_cli_request, argc, 24);
+
+static_assert(sizeof(mesh_host) == 104);
+PIN(mesh_host, struct_size, 0);
+PIN(mesh_host, abi_major, 4);
+PIN(mesh_host, abi_minor, 8);
+PIN(mesh_host, ctx, 16);
+PIN(mesh_host, log, 24);
+PIN(mesh_host, config_json, 32);
+PIN(mesh_host, data_dir, 40);
+PIN(mesh_host, http_route, 48);
+PIN(mesh_host, http_respond, 56);
+PIN(mesh_host, cli_verb, 64);
+PIN(mesh_host, cli_respond, 72);
+PIN(mesh_host, timer_start, 80);
+PIN(mesh_host, timer_cancel, 88);
+PIN(mesh_host, cli_chunk, 96);
+
+static_assert(sizeof(mesh_plugin_descriptor) == 64);
+PIN(mesh_plugin_descriptor, struct_size, 0);
+PIN(mesh_plugin_descriptor, abi_major, 4);
+PIN(mesh_plugin_descriptor, abi_minor, 8);
+PIN(mesh_plugin_descriptor, id, 16);
+PIN(mesh_plugin_descriptor, version, 24);
+PIN(mesh_plugin_descriptor, create, 32);
+PIN(mesh_plugin_descriptor, start, 40);
+PIN(mesh_plugin_descriptor, stop, 48);
+PIN(mesh_plugin_descriptor, destroy, 56);
+#endif
+
+// Fixed-width status codes and levels, never C enums.
+static_assert(std::is_same_v<decltype(mesh_http_request::client_kind), uint32_t>);
+static_assert(MESH_OK == 0 && MESH_E_INTERNAL == -7);
+static_assert(MESH_ABI_MAJOR == 1);
+static_assert(std::is_standard_layout_v<mesh_host> && std::is_trivial_v<mesh_host>);
+static_assert(std::is_standard_layout_v<mesh_http_request> && std::is_trivial_v<mesh_http_request>);
+
+int main() {
+  return 0;
+}

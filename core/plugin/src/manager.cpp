@@ -1,0 +1,1060 @@
+// The plugin manager: finds, verifies, loads and runs plugins, and implements the host table.
+//
+// Concurrency model
+//  - Each loaded plugin has one Runtime (shared_ptr), which is also the host table's ctx. Its
+//    mutex guards its phase, registrations, pending calls and timers. Lock order:
+//    Runtime::mu -> Router/Registry mutexes (those never call out while locked).
+//  - Plugin callbacks are posted to the Manager's thread pool, and only while the plugin is
+//    active; the post happens under Runtime::mu, so once stop has flipped the phase nothing new
+//    reaches the pool for that plugin. Handlers left in queues see the new phase and bail out.
+//  - Runtimes are kept until the Manager dies, so a late host call through a stale ctx finds a
+//    stopped plugin and gets MESH_E_STATE. Libraries are never unloaded while the Manager lives.
+#include "mesh/plugin/manager.hpp"
+
+#include <dlfcn.h>
+
+#include <spdlog/spdlog.h>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/dll/shared_library.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "manifest.hpp"
+#include "mesh/base/files.hpp"
+#include "mesh/plugin.h"
+
+namespace mesh::plugin {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMaxSettingsBytes = 1 << 20;
+constexpr std::size_t kMaxPendingCalls = 1024;  // per plugin: queued + running + unanswered
+constexpr std::size_t kMaxTimers = 1024;
+constexpr std::size_t kMaxRoutes = 256;
+constexpr std::size_t kMaxVerbs = 256;
+constexpr std::size_t kMaxLogBytes = 16 * 1024;
+constexpr std::size_t kMaxErrorBytes = MESH_ERR_CAP;
+constexpr std::size_t kMaxResponseHeaders = 100;
+constexpr std::size_t kMaxResponseBody = 64u << 20;
+constexpr std::uint64_t kMaxRouteBody = 1ull << 30;
+constexpr std::uint64_t kMaxTimerMs = 30ull * 24 * 3600 * 1000;
+
+std::string abi_text(std::uint32_t major, std::uint32_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+std::string_view as_view(mesh_str s) {
+  return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view();
+}
+mesh_str as_str(std::string_view s) {
+  return mesh_str{s.data(), s.size()};
+}
+
+const char* code_name(int32_t rc) {
+  switch (rc) {
+    case MESH_E_INVALID:
+      return "MESH_E_INVALID";
+    case MESH_E_NOT_FOUND:
+      return "MESH_E_NOT_FOUND";
+    case MESH_E_EXISTS:
+      return "MESH_E_EXISTS";
+    case MESH_E_LIMIT:
+      return "MESH_E_LIMIT";
+    case MESH_E_STATE:
+      return "MESH_E_STATE";
+    case MESH_E_UNSUPPORTED:
+      return "MESH_E_UNSUPPORTED";
+    case MESH_E_INTERNAL:
+      return "MESH_E_INTERNAL";
+    default:
+      return "an unknown error code";
+  }
+}
+
+// Writes a NUL-terminated message into a caller-owned buffer.
+void set_err(char* err, std::size_t cap, std::string_view msg) {
+  if (!err || cap == 0) return;
+  std::size_t n = std::min(msg.size(), cap - 1);
+  std::memcpy(err, msg.data(), n);
+  err[n] = '\0';
+}
+
+// The message a plugin left in our buffer, made safe to log and show.
+std::string plugin_message(const char* err, std::size_t cap) {
+  return sanitize(std::string_view(err, strnlen(err, cap)), kMaxErrorBytes);
+}
+
+bool valid_method(std::string_view m) {
+  if (m == "*") return true;
+  if (m.empty() || m.size() > 16) return false;
+  for (char c : m)
+    if (c < 'A' || c > 'Z') return false;
+  return true;
+}
+
+bool valid_route_path(std::string_view p) {
+  if (p.empty() || p.size() > 256 || p[0] != '/') return false;
+  if (p.size() > 1 && p.back() == '/') return false;
+  for (char c : p)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '?' || c == '#') return false;
+  return true;
+}
+
+bool valid_verb(std::string_view v) {
+  if (v.empty() || v.size() > 32) return false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool valid_header_name(std::string_view n) {
+  if (n.empty() || n.size() > 256) return false;
+  for (char c : n) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    if (!ok || c == '\0') return false;
+  }
+  return true;
+}
+
+bool valid_header_value(std::string_view v) {
+  if (v.size() > 8192) return false;
+  for (char c : v)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
+
+enum class Phase { active, stopping, stopped };
+
+struct CliCall {
+  std::mutex mu;  // orders chunk() against reply() for one call
+  control::Responder responder;
+  bool done = false;
+};
+
+struct Timer {
+  explicit Timer(asio::io_context& io) : timer(io) {}
+  asio::steady_timer timer;
+  std::uint64_t id = 0;
+  std::chrono::milliseconds interval{0};
+  bool repeat = false;
+  bool cancelled = false;
+  mesh_timer_fn fn = nullptr;
+  void* user = nullptr;
+};
+
+}  // namespace
+
+// One loaded plugin: its host table (ctx points here), registrations and calls in flight.
+struct Runtime : std::enable_shared_from_this<Runtime> {
+  Runtime(std::string id_, asio::io_context& io_, asio::thread_pool& pool_,
+          std::atomic<std::uint64_t>& ids_, std::shared_ptr<http::Router> router_,
+          std::shared_ptr<control::Registry> verbs_)
+      : id(std::move(id_)),
+        io(io_),
+        pool(pool_),
+        ids(ids_),
+        router(std::move(router_)),
+        registry(std::move(verbs_)) {}
+
+  const std::string id;
+  asio::io_context& io;
+  asio::thread_pool& pool;
+  std::atomic<std::uint64_t>& ids;
+  std::shared_ptr<http::Router> router;
+  std::shared_ptr<control::Registry> registry;
+
+  mesh_host host{};
+  const mesh_plugin_descriptor* desc = nullptr;
+  void* instance = nullptr;
+  std::string version;
+  std::string data_dir;
+
+  std::mutex mu;
+  std::condition_variable idle;
+  Phase phase = Phase::active;
+  std::string settings = "{}";
+  std::vector<http::RouteId> routes;
+  std::vector<std::string> verbs;
+  std::map<std::uint64_t, std::shared_ptr<Timer>> timers;
+  std::map<std::uint64_t, http::Responder> http_calls;
+  std::map<std::uint64_t, std::shared_ptr<CliCall>> cli_calls;
+  std::size_t queued = 0;   // posted to the pool, not started
+  std::size_t running = 0;  // plugin callbacks executing now
+
+  static Runtime* self(void* ctx) { return static_cast<Runtime*>(ctx); }
+
+  void log(spdlog::level::level_enum level, std::string_view msg) const {
+    spdlog::log(level, "[plugin {}] {}", id, msg);
+  }
+
+  bool usable_locked() const { return phase != Phase::stopped; }
+  std::size_t load_locked() const {
+    return queued + running + http_calls.size() + cli_calls.size();
+  }
+
+  enum class Ran { no, ok, threw };
+
+  // Runs a plugin callback with the bookkeeping quiesce() waits on. Ran::no if the plugin is no
+  // longer active (then nothing ran); Ran::threw if an exception crossed the ABI.
+  template <typename Fn>
+  Ran run_callback(const char* what, Fn&& fn) {
+    {
+      std::lock_guard lock(mu);
+      --queued;
+      if (phase != Phase::active) {
+        idle.notify_all();
+        return Ran::no;
+      }
+      ++running;
+    }
+    Ran result = Ran::ok;
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      result = Ran::threw;
+      log(spdlog::level::err, fmt::format("plugin '{}' threw an exception across the ABI in {}: {}",
+                                          id, what, sanitize(e.what(), kMaxErrorBytes)));
+    } catch (...) {
+      result = Ran::threw;
+      log(spdlog::level::err,
+          fmt::format("plugin '{}' threw an exception across the ABI in {}", id, what));
+    }
+    std::lock_guard lock(mu);
+    --running;
+    idle.notify_all();
+    return result;
+  }
+
+  // Removes a pending call from the table (if the plugin has not answered it yet).
+  template <typename Map>
+  static auto take(Map& calls, std::uint64_t call_id) {
+    typename Map::mapped_type out{};
+    auto it = calls.find(call_id);
+    if (it != calls.end()) {
+      out = std::move(it->second);
+      calls.erase(it);
+    }
+    return out;
+  }
+
+  // ---- dispatch (called by the Router / Registry, typically on an I/O thread) ----
+
+  void dispatch_http(http::Request&& req, http::Responder resp, mesh_http_handler fn, void* user) {
+    std::unique_lock lock(mu);
+    if (phase != Phase::active) {
+      lock.unlock();
+      resp(http::Response::text(503, "plugin " + id + " is stopped\n"));
+      return;
+    }
+    if (load_locked() >= kMaxPendingCalls) {
+      lock.unlock();
+      resp(http::Response::text(503, "plugin " + id + " is busy\n"));
+      return;
+    }
+    ++queued;
+    asio::post(pool,
+               [self = shared_from_this(), req = std::move(req), resp = std::move(resp), fn,
+                user]() mutable { self->run_http(std::move(req), std::move(resp), fn, user); });
+  }
+
+  void run_http(http::Request&& req, http::Responder resp, mesh_http_handler fn, void* user) {
+    const std::uint64_t call_id = ids.fetch_add(1);
+    std::vector<mesh_http_header> headers;
+    headers.reserve(req.headers.size());
+    for (const auto& [n, v] : req.headers) headers.push_back({as_str(n), as_str(v)});
+    const std::string peer_id = req.peer ? req.peer->id() : std::string();
+    mesh_http_request r{};
+    r.struct_size = sizeof r;
+    r.client_kind = req.peer ? MESH_CLIENT_MEMBER : MESH_CLIENT_LOCAL;
+    r.call_id = call_id;
+    r.method = as_str(req.method);
+    r.path = as_str(req.path);
+    r.query = as_str(req.query);
+    r.headers = headers.data();
+    r.header_count = headers.size();
+    r.body = as_str(req.body);
+    r.peer_id = as_str(peer_id);
+    r.remote = as_str(req.remote);
+    r.tls = req.tls ? 1u : 0u;
+
+    // The call is registered before the handler runs: it may answer from inside.
+    Ran ran = run_callback("an HTTP handler", [&] {
+      {
+        std::lock_guard lock(mu);
+        http_calls.emplace(call_id, resp);
+      }
+      fn(user, &r);
+    });
+    if (ran == Ran::no) {
+      resp(http::Response::text(503, "plugin " + id + " is stopped\n"));
+    } else if (ran == Ran::threw) {
+      http::Responder pending;
+      {
+        std::lock_guard lock(mu);
+        pending = take(http_calls, call_id);
+      }
+      if (pending) pending(http::Response::text(500, "internal error in plugin " + id + "\n"));
+    }
+  }
+
+  void dispatch_cli(control::Call&& call, control::Responder resp, mesh_cli_handler fn,
+                    void* user) {
+    std::unique_lock lock(mu);
+    if (phase != Phase::active || load_locked() >= kMaxPendingCalls) {
+      bool busy = phase == Phase::active;
+      lock.unlock();
+      if (resp.reply) resp.reply({1, "plugin " + id + (busy ? " is busy" : " is stopped")});
+      return;
+    }
+    ++queued;
+    asio::post(pool,
+               [self = shared_from_this(), call = std::move(call), resp = std::move(resp), fn,
+                user]() mutable { self->run_cli(std::move(call), std::move(resp), fn, user); });
+  }
+
+  void run_cli(control::Call&& call, control::Responder resp, mesh_cli_handler fn, void* user) {
+    const std::uint64_t call_id = ids.fetch_add(1);
+    std::vector<mesh_str> argv;
+    argv.reserve(call.args.size());
+    for (const auto& a : call.args) argv.push_back(as_str(a));
+    mesh_cli_request r{};
+    r.struct_size = sizeof r;
+    r.json = call.json ? 1u : 0u;
+    r.call_id = call_id;
+    r.argv = argv.data();
+    r.argc = argv.size();
+    Ran ran = run_callback("a CLI handler", [&] {
+      auto c = std::make_shared<CliCall>();
+      c->responder = resp;
+      {
+        std::lock_guard lock(mu);
+        cli_calls.emplace(call_id, std::move(c));
+      }
+      fn(user, &r);
+    });
+    if (ran == Ran::no) {
+      if (resp.reply) resp.reply({1, "plugin " + id + " is stopped"});
+    } else if (ran == Ran::threw) {
+      std::shared_ptr<CliCall> pending;
+      {
+        std::lock_guard lock(mu);
+        pending = take(cli_calls, call_id);
+      }
+      if (pending) {
+        std::lock_guard call_lock(pending->mu);
+        pending->done = true;
+        if (pending->responder.reply)
+          pending->responder.reply({1, "internal error in plugin " + id});
+      }
+    }
+  }
+
+  // Arms (or re-arms) a timer; mu must be held. The wait handler runs on the I/O thread and
+  // only posts the callback to the pool.
+  void arm_locked(const std::shared_ptr<Timer>& t) {
+    t->timer.expires_after(t->interval);
+    t->timer.async_wait([weak = weak_from_this(), t](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled
+      auto self = weak.lock();
+      if (!self) return;
+      std::lock_guard lock(self->mu);
+      if (self->phase != Phase::active || t->cancelled) return;
+      ++self->queued;
+      asio::post(self->pool, [self, t] { self->run_timer(t); });
+    });
+  }
+
+  void run_timer(const std::shared_ptr<Timer>& t) {
+    {
+      std::lock_guard lock(mu);
+      if (t->cancelled) {
+        --queued;
+        idle.notify_all();
+        return;
+      }
+    }
+    run_callback("a timer", [&] { t->fn(t->user, t->id); });
+    std::lock_guard lock(mu);
+    if (t->cancelled || phase != Phase::active) return;
+    // Fixed delay: the next run is scheduled after this one finished, so runs never pile up.
+    if (t->repeat)
+      arm_locked(t);
+    else
+      timers.erase(t->id);
+  }
+
+  // ---- the host table ----
+
+  static void h_log(void* ctx, uint32_t level, mesh_str message) {
+    try {
+      auto* p = self(ctx);
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return;
+      }
+      static constexpr spdlog::level::level_enum kLevels[] = {
+          spdlog::level::trace, spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
+          spdlog::level::err};
+      auto lvl = level <= MESH_LOG_ERROR ? kLevels[level] : spdlog::level::err;
+      p->log(lvl, sanitize(as_view(message), kMaxLogBytes));
+    } catch (...) {
+    }
+  }
+
+  static int32_t copy_out(const std::string& value, char* buf, size_t cap, size_t* needed) {
+    if (needed) *needed = value.size();
+    if (!buf && cap) return MESH_E_INVALID;
+    if (cap < value.size()) return MESH_E_LIMIT;
+    if (!value.empty()) std::memcpy(buf, value.data(), value.size());
+    if (cap > value.size()) buf[value.size()] = '\0';  // a courtesy for C callers
+    return MESH_OK;
+  }
+
+  static int32_t h_config_json(void* ctx, char* buf, size_t cap, size_t* needed) {
+    try {
+      auto* p = self(ctx);
+      std::string value;
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return MESH_E_STATE;
+        value = p->settings;
+      }
+      return copy_out(value, buf, cap, needed);
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_data_dir(void* ctx, char* buf, size_t cap, size_t* needed) {
+    try {
+      auto* p = self(ctx);
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return MESH_E_STATE;
+      }
+      return copy_out(p->data_dir, buf, cap, needed);
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_http_route(void* ctx, mesh_str method, mesh_str path, uint64_t max_body,
+                              mesh_http_handler handler, void* user, char* err, size_t err_cap) {
+    try {
+      auto* p = self(ctx);
+      std::string m(as_view(method)), pa(as_view(path));
+      if (!handler) return set_err(err, err_cap, "no handler"), MESH_E_INVALID;
+      if (!valid_method(m))
+        return set_err(err, err_cap, "invalid method (upper-case token or \"*\")"), MESH_E_INVALID;
+      if (!valid_route_path(pa))
+        return set_err(err, err_cap, "invalid path (absolute, no trailing '/', no spaces)"),
+               MESH_E_INVALID;
+      if (max_body > kMaxRouteBody)
+        return set_err(err, err_cap, "max_body is larger than 1 GiB"), MESH_E_LIMIT;
+      std::lock_guard lock(p->mu);
+      if (p->phase != Phase::active)
+        return set_err(err, err_cap, "plugin is stopping"), MESH_E_STATE;
+      if (p->routes.size() >= kMaxRoutes)
+        return set_err(err, err_cap, "too many routes"), MESH_E_LIMIT;
+      http::RouteOptions opts;
+      opts.max_body = static_cast<std::size_t>(max_body);
+      opts.access = http::Access::member;
+      std::weak_ptr<Runtime> weak = p->weak_from_this();
+      auto h = [weak, handler, user](http::Request&& req, http::Responder resp) {
+        if (auto rt = weak.lock())
+          rt->dispatch_http(std::move(req), std::move(resp), handler, user);
+        else
+          resp(http::Response::text(503, "plugin is stopped\n"));
+      };
+      http::RouteId rid = 0;
+      if (!p->router || !p->router->try_add(m, pa, opts, std::move(h), &rid))
+        return set_err(err, err_cap, "route " + m + " " + pa + " is already registered"),
+               MESH_E_EXISTS;
+      p->routes.push_back(rid);
+      return MESH_OK;
+    } catch (const std::exception& e) {
+      set_err(err, err_cap, e.what());
+      return MESH_E_INTERNAL;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_http_respond(void* ctx, uint64_t call_id, const mesh_http_response* r) {
+    try {
+      auto* p = self(ctx);
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return MESH_E_STATE;
+      }
+      if (!r || !MESH_HAS_FIELD(r, mesh_http_response, body)) return MESH_E_INVALID;
+      if (r->status < 100 || r->status > 599) return MESH_E_INVALID;
+      if (r->header_count > kMaxResponseHeaders) return MESH_E_LIMIT;
+      if (r->header_count && !r->headers) return MESH_E_INVALID;
+      if (r->body.len > kMaxResponseBody) return MESH_E_LIMIT;
+      if (r->body.len && !r->body.ptr) return MESH_E_INVALID;
+      http::Response out;
+      out.status = r->status;
+      for (size_t i = 0; i < r->header_count; ++i) {
+        auto n = as_view(r->headers[i].name), v = as_view(r->headers[i].value);
+        if (!valid_header_name(n) || !valid_header_value(v)) return MESH_E_INVALID;
+        out.headers.emplace_back(std::string(n), std::string(v));
+      }
+      out.body.assign(as_view(r->body));
+      http::Responder resp;
+      {
+        std::lock_guard lock(p->mu);
+        auto it = p->http_calls.find(call_id);
+        if (it == p->http_calls.end()) return MESH_E_NOT_FOUND;
+        resp = std::move(it->second);
+        p->http_calls.erase(it);
+        p->idle.notify_all();
+      }
+      resp(std::move(out));
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_cli_verb(void* ctx, mesh_str verb, mesh_str summary, mesh_cli_handler handler,
+                            void* user, char* err, size_t err_cap) {
+    try {
+      auto* p = self(ctx);
+      std::string v(as_view(verb));
+      if (!handler) return set_err(err, err_cap, "no handler"), MESH_E_INVALID;
+      if (!valid_verb(v))
+        return set_err(err, err_cap, "invalid verb (lower-case letters, digits, '-'; max 32)"),
+               MESH_E_INVALID;
+      if (summary.len > 200) return set_err(err, err_cap, "summary is too long"), MESH_E_LIMIT;
+      std::lock_guard lock(p->mu);
+      if (p->phase != Phase::active)
+        return set_err(err, err_cap, "plugin is stopping"), MESH_E_STATE;
+      if (p->verbs.size() >= kMaxVerbs)
+        return set_err(err, err_cap, "too many verbs"), MESH_E_LIMIT;
+      std::weak_ptr<Runtime> weak = p->weak_from_this();
+      auto h = [weak, handler, user](control::Call&& call, control::Responder resp) {
+        if (auto rt = weak.lock())
+          rt->dispatch_cli(std::move(call), std::move(resp), handler, user);
+        else if (resp.reply)
+          resp.reply({1, "plugin is stopped"});
+      };
+      control::VerbInfo info{v, sanitize(as_view(summary), 200), p->id};
+      if (!p->registry || !p->registry->add(std::move(info), std::move(h)))
+        return set_err(err, err_cap, "verb '" + v + "' is already registered"), MESH_E_EXISTS;
+      p->verbs.push_back(v);
+      return MESH_OK;
+    } catch (const std::exception& e) {
+      set_err(err, err_cap, e.what());
+      return MESH_E_INTERNAL;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_cli_respond(void* ctx, uint64_t call_id, int32_t exit_code, mesh_str output) {
+    try {
+      auto* p = self(ctx);
+      if (exit_code < 0 || exit_code > 255) return MESH_E_INVALID;
+      if (output.len > control::kMaxOutputBytes) return MESH_E_LIMIT;
+      if (output.len && !output.ptr) return MESH_E_INVALID;
+      std::shared_ptr<CliCall> c;
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return MESH_E_STATE;
+        auto it = p->cli_calls.find(call_id);
+        if (it == p->cli_calls.end()) return MESH_E_NOT_FOUND;
+        c = std::move(it->second);
+        p->cli_calls.erase(it);
+        p->idle.notify_all();
+      }
+      std::lock_guard call_lock(c->mu);
+      c->done = true;
+      if (c->responder.reply) c->responder.reply({exit_code, std::string(as_view(output))});
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_cli_chunk(void* ctx, uint64_t call_id, mesh_str text) {
+    try {
+      auto* p = self(ctx);
+      if (text.len > control::kMaxLineBytes / 2) return MESH_E_LIMIT;
+      if (text.len && !text.ptr) return MESH_E_INVALID;
+      std::shared_ptr<CliCall> c;
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return MESH_E_STATE;
+        auto it = p->cli_calls.find(call_id);
+        if (it == p->cli_calls.end()) return MESH_E_NOT_FOUND;
+        c = it->second;
+      }
+      std::lock_guard call_lock(c->mu);
+      if (c->done) return MESH_E_NOT_FOUND;
+      if (c->responder.connected && !c->responder.connected()) return MESH_E_NOT_FOUND;
+      if (c->responder.chunk) c->responder.chunk(std::string(as_view(text)));
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_timer_start(void* ctx, uint64_t interval_ms, uint32_t repeat, mesh_timer_fn fn,
+                               void* user, uint64_t* timer_id) {
+    try {
+      auto* p = self(ctx);
+      if (!fn || !timer_id) return MESH_E_INVALID;
+      if (interval_ms > kMaxTimerMs) return MESH_E_LIMIT;
+      if (repeat && interval_ms == 0) return MESH_E_INVALID;  // would spin
+      std::lock_guard lock(p->mu);
+      if (p->phase != Phase::active) return MESH_E_STATE;
+      if (p->timers.size() >= kMaxTimers) return MESH_E_LIMIT;
+      auto t = std::make_shared<Timer>(p->io);
+      t->id = p->ids.fetch_add(1);
+      t->interval = std::chrono::milliseconds(interval_ms);
+      t->repeat = repeat != 0;
+      t->fn = fn;
+      t->user = user;
+      p->timers.emplace(t->id, t);
+      p->arm_locked(t);
+      *timer_id = t->id;
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_timer_cancel(void* ctx, uint64_t timer_id) {
+    try {
+      auto* p = self(ctx);
+      std::lock_guard lock(p->mu);
+      if (!p->usable_locked()) return MESH_E_STATE;
+      auto it = p->timers.find(timer_id);
+      if (it == p->timers.end()) return MESH_E_NOT_FOUND;
+      it->second->cancelled = true;
+      it->second->timer.cancel();
+      p->timers.erase(it);
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  void init_host_table() {
+    host = mesh_host{};
+    host.struct_size = sizeof(mesh_host);
+    host.abi_major = MESH_ABI_MAJOR;
+    host.abi_minor = MESH_ABI_MINOR;
+    host.ctx = this;
+    host.log = &h_log;
+    host.config_json = &h_config_json;
+    host.data_dir = &h_data_dir;
+    host.http_route = &h_http_route;
+    host.http_respond = &h_http_respond;
+    host.cli_verb = &h_cli_verb;
+    host.cli_respond = &h_cli_respond;
+    host.timer_start = &h_timer_start;
+    host.timer_cancel = &h_timer_cancel;
+    host.cli_chunk = &h_cli_chunk;
+  }
+
+  // Takes the plugin off the routes, verbs and timers, waits for its running callbacks and
+  // answers its pending calls. Afterwards only log/respond/cancel work until `stopped`.
+  void quiesce() {
+    std::vector<http::RouteId> rs;
+    std::vector<std::string> vs;
+    {
+      std::lock_guard lock(mu);
+      phase = Phase::stopping;
+      rs.swap(routes);
+      vs.swap(verbs);
+      for (auto& [tid, t] : timers) {
+        t->cancelled = true;
+        t->timer.cancel();
+      }
+      timers.clear();
+    }
+    for (auto r : rs)
+      if (router) router->remove(r);
+    for (const auto& v : vs)
+      if (registry) registry->remove(v);
+
+    {
+      std::unique_lock lock(mu);
+      auto started = std::chrono::steady_clock::now();
+      while (running > 0) {
+        if (idle.wait_for(lock, 5s, [&] { return running == 0; })) break;
+        auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+            std::chrono::steady_clock::now() - started);
+        log(spdlog::level::warn, fmt::format("still waiting for {} running callback(s) after {}s",
+                                             running, secs.count()));
+      }
+    }
+
+    std::map<std::uint64_t, http::Responder> hc;
+    std::map<std::uint64_t, std::shared_ptr<CliCall>> cc;
+    {
+      std::lock_guard lock(mu);
+      hc.swap(http_calls);
+      cc.swap(cli_calls);
+    }
+    for (auto& [cid, resp] : hc) resp(http::Response::text(503, "plugin " + id + " stopped\n"));
+    for (auto& [cid, c] : cc) {
+      std::lock_guard call_lock(c->mu);
+      c->done = true;
+      if (c->responder.reply) c->responder.reply({1, "plugin " + id + " stopped"});
+    }
+  }
+
+  void mark_stopped() {
+    std::lock_guard lock(mu);
+    phase = Phase::stopped;
+    // Anything answered late (respond after stop) was already answered above.
+    http_calls.clear();
+    cli_calls.clear();
+  }
+
+  // The whole shutdown: quiesce, stop() (if started), destroy() (if created).
+  void shutdown(bool call_stop, bool call_destroy) {
+    quiesce();
+    if (call_stop) {
+      try {
+        desc->stop(instance);
+      } catch (...) {
+        log(spdlog::level::err,
+            fmt::format("plugin '{}' threw an exception across the ABI in stop", id));
+      }
+    }
+    mark_stopped();
+    if (call_destroy) {
+      try {
+        desc->destroy(instance);
+      } catch (...) {
+        log(spdlog::level::err,
+            fmt::format("plugin '{}' threw an exception across the ABI in destroy", id));
+      }
+    }
+    instance = nullptr;
+  }
+};
+
+struct Manager::Impl {
+  explicit Impl(HostServices s)
+      : svc(std::move(s)), pool(std::max<std::size_t>(1, svc.executor_threads)) {}
+
+  HostServices svc;
+  asio::thread_pool pool;
+  std::atomic<std::uint64_t> ids{1};
+
+  std::mutex apply_mu;                                // one apply/stop_all at a time
+  std::vector<boost::dll::shared_library> libraries;  // never unloaded while we live
+  std::vector<std::shared_ptr<Runtime>> graveyard;    // stopped runtimes (stale ctx safety)
+  std::vector<std::shared_ptr<Runtime>> running;      // in start order
+
+  mutable std::mutex info_mu;
+  std::vector<PluginInfo> infos;
+
+  PluginInfo& info_locked(const std::string& id) {
+    for (auto& i : infos)
+      if (i.id == id) return i;
+    infos.push_back(PluginInfo{id, "", "", false, "stopped", ""});
+    return infos.back();
+  }
+
+  void set_info(const std::string& id, const std::function<void(PluginInfo&)>& fn) {
+    std::lock_guard lock(info_mu);
+    fn(info_locked(id));
+  }
+
+  void fail(const std::string& id, const std::string& what) {
+    std::string msg = "plugin '" + id + "': " + what;
+    spdlog::error("{}", msg);
+    set_info(id, [&](PluginInfo& i) {
+      i.state = "failed";
+      i.error = msg;
+    });
+  }
+
+  std::shared_ptr<Runtime> find_running(const std::string& id) const {
+    for (const auto& r : running)
+      if (r->id == id) return r;
+    return nullptr;
+  }
+
+  std::vector<std::filesystem::path> search_dirs(const config::PluginsConfig& cfg) const {
+    std::vector<std::filesystem::path> dirs;
+    for (const auto& p : cfg.paths) dirs.emplace_back(p);
+    for (const auto& p : svc.search_dirs) dirs.push_back(p);
+    return dirs;
+  }
+
+  void load(const std::string& id, const config::PluginsConfig& cfg) {
+    set_info(id, [&](PluginInfo& i) {
+      i.enabled = true;
+      i.error.clear();
+    });
+    if (!config::valid_plugin_id(id)) return fail(id, "invalid plugin id");
+
+    // 1. Find <id>.json in the search directories, configured paths first.
+    std::filesystem::path manifest_path;
+    std::string looked;
+    for (const auto& dir : search_dirs(cfg)) {
+      std::error_code ec;
+      auto candidate = dir / (id + ".json");
+      if (std::filesystem::is_regular_file(candidate, ec)) {
+        manifest_path = candidate;
+        break;
+      }
+      looked += (looked.empty() ? "" : ", ") + dir.string();
+    }
+    if (manifest_path.empty())
+      return fail(id, "not found (no " + id + ".json in " +
+                          (looked.empty() ? "any directory" : looked) + ")");
+
+    // 2. Manifest: parse, validate, negotiate the ABI before any code is mapped.
+    auto text = read_file(manifest_path, kMaxManifestBytes);
+    if (!text) return fail(id, "manifest: " + text.error().message);  // the message names the file
+    auto man = parse_manifest(*text);
+    if (!man) return fail(id, manifest_path.string() + ": " + man.error().message);
+    set_info(id, [&](PluginInfo& i) {
+      i.version = man->version;
+      i.abi = abi_text(man->abi_major, man->abi_minor);
+    });
+    if (man->id != id)
+      return fail(id, "manifest " + manifest_path.string() + " is for id '" + man->id + "'");
+    if (auto e = check_abi(man->abi_major, man->abi_minor); !e.empty()) return fail(id, e);
+
+    // 3. The library must be exactly the one the manifest describes.
+    auto lib_path = manifest_path.parent_path() / man->library;
+    auto sha = sha256_file(lib_path);
+    if (!sha) return fail(id, sha.error().message);
+    if (*sha != man->sha256)
+      return fail(id, man->library + " does not match its manifest (sha256 " + sha->substr(0, 16) +
+                          "... instead of " + man->sha256.substr(0, 16) +
+                          "...); rebuild or reinstall it");
+
+    // 4. Map it (RTLD_NOW: unresolved symbols fail here, not later) and find the entry.
+    boost::dll::fs::error_code ec;
+    boost::dll::shared_library lib;
+    dlerror();  // clear any stale message
+    lib.load(std::filesystem::absolute(lib_path),
+             boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+    if (ec || !lib.is_loaded()) {
+      const char* why = dlerror();
+      return fail(id, "cannot load " + lib_path.string() + ": " +
+                          (why ? sanitize(why, 512) : ec.message()));
+    }
+    libraries.push_back(lib);  // kept: its code stays mapped while the daemon runs
+    if (!lib.has(MESH_PLUGIN_ENTRY_SYMBOL))
+      return fail(id, std::string("no entry symbol ") + MESH_PLUGIN_ENTRY_SYMBOL);
+    auto& entry =
+        lib.get<const mesh_plugin_descriptor*(uint32_t, uint32_t)>(MESH_PLUGIN_ENTRY_SYMBOL);
+
+    // 5. Negotiate with the descriptor.
+    const mesh_plugin_descriptor* d = nullptr;
+    try {
+      d = entry(MESH_ABI_MAJOR, MESH_ABI_MINOR);
+    } catch (...) {
+      return fail(id, "threw an exception across the ABI in mesh_plugin_entry");
+    }
+    if (!d)
+      return fail(
+          id, "mesh_plugin_entry returned no descriptor (the plugin does not support host ABI " +
+                  abi_text(MESH_ABI_MAJOR, MESH_ABI_MINOR) + ")");
+    if (d->struct_size < offsetof(mesh_plugin_descriptor, id))
+      return fail(id, "descriptor is too small (" + std::to_string(d->struct_size) + " bytes)");
+    set_info(id, [&](PluginInfo& i) { i.abi = abi_text(d->abi_major, d->abi_minor); });
+    if (auto e = check_abi(d->abi_major, d->abi_minor); !e.empty()) return fail(id, e);
+    if (d->struct_size < sizeof(mesh_plugin_descriptor))
+      return fail(id, "descriptor is too small (" + std::to_string(d->struct_size) +
+                          " bytes, ABI " + abi_text(MESH_ABI_MAJOR, MESH_ABI_MINOR) + " needs " +
+                          std::to_string(sizeof(mesh_plugin_descriptor)) + ")");
+    if (!d->id || !d->version || !d->create || !d->start || !d->stop || !d->destroy)
+      return fail(id, "descriptor has a null id, version or function");
+    const std::string desc_id(d->id, strnlen(d->id, 65));
+    const std::string desc_version =
+        sanitize(std::string_view(d->version, strnlen(d->version, 65)), 64);
+    if (desc_id != man->id) {
+      std::string shown = sanitize(desc_id, 64);
+      if (find_running(desc_id))
+        return fail(id, "its descriptor claims id '" + shown +
+                            "', which is already taken by a running plugin");
+      return fail(id,
+                  "descriptor id '" + shown + "' does not match the manifest id '" + man->id + "'");
+    }
+    if (find_running(desc_id)) return fail(id, "a plugin with this id is already running");
+    if (desc_version != man->version)
+      spdlog::warn("plugin '{}': descriptor version {} differs from the manifest's {}", id,
+                   desc_version, man->version);
+    set_info(id, [&](PluginInfo& i) { i.version = desc_version; });
+
+    // 6. Its data directory.
+    auto dir = svc.data_root / id;
+    if (auto st = ensure_dir(dir); !st)
+      return fail(id, "cannot create " + dir.string() + ": " + st.error().message);
+
+    // 7. create() and start(), each behind a catch-all.
+    auto rt = std::make_shared<Runtime>(id, svc.io, pool, ids, svc.router, svc.verbs);
+    rt->desc = d;
+    rt->version = desc_version;
+    rt->data_dir = std::filesystem::absolute(dir).string();
+    rt->settings = settings_for(id, cfg);
+    rt->init_host_table();
+    graveyard.push_back(rt);
+
+    char err[MESH_ERR_CAP] = {0};
+    int32_t rc = MESH_E_INTERNAL;
+    bool threw = false;
+    try {
+      rc = d->create(&rt->host, &rt->instance, err, sizeof err);
+    } catch (...) {
+      threw = true;
+    }
+    if (threw || rc != MESH_OK) {
+      rt->shutdown(false, false);
+      if (threw) return fail(id, "threw an exception across the ABI in create");
+      return fail(id, "create failed: " + describe(rc, err));
+    }
+
+    std::memset(err, 0, sizeof err);
+    threw = false;
+    try {
+      rc = d->start(rt->instance, err, sizeof err);
+    } catch (...) {
+      threw = true;
+    }
+    if (threw || rc != MESH_OK) {
+      rt->shutdown(false, true);
+      if (threw) return fail(id, "threw an exception across the ABI in start");
+      return fail(id, "start failed: " + describe(rc, err));
+    }
+
+    running.push_back(rt);
+    set_info(id, [&](PluginInfo& i) {
+      i.state = "running";
+      i.error.clear();
+    });
+    spdlog::info("plugin '{}' {} started (ABI {})", id, desc_version,
+                 abi_text(d->abi_major, d->abi_minor));
+  }
+
+  static std::string describe(int32_t rc, const char* err) {
+    std::string msg = plugin_message(err, MESH_ERR_CAP);
+    if (msg.empty()) msg = std::string("error ") + code_name(rc) + " without a message";
+    return msg;
+  }
+
+  static std::string check_abi(std::uint32_t major, std::uint32_t minor) {
+    const auto host = abi_text(MESH_ABI_MAJOR, MESH_ABI_MINOR);
+    if (major != MESH_ABI_MAJOR)
+      return "built for ABI " + abi_text(major, minor) + ", host is " + host;
+    if (minor > MESH_ABI_MINOR)
+      return "built for ABI " + abi_text(major, minor) + " which is newer than the host's " + host;
+    return {};
+  }
+
+  static std::string settings_for(const std::string& id, const config::PluginsConfig& cfg) {
+    auto it = cfg.settings.find(id);
+    if (it == cfg.settings.end() || it->second.empty()) return "{}";
+    if (it->second.size() > kMaxSettingsBytes) {
+      spdlog::warn("plugin '{}': settings larger than {} bytes ignored", id, kMaxSettingsBytes);
+      return "{}";
+    }
+    return it->second;
+  }
+
+  void stop_one(const std::shared_ptr<Runtime>& rt) {
+    spdlog::info("plugin '{}' stopping", rt->id);
+    rt->shutdown(true, true);
+    std::erase(running, rt);
+    set_info(rt->id, [&](PluginInfo& i) {
+      i.state = "stopped";
+      i.error.clear();
+    });
+  }
+
+  void apply(const config::PluginsConfig& cfg) {
+    std::lock_guard lock(apply_mu);
+    std::set<std::string> wanted(cfg.enabled.begin(), cfg.enabled.end());
+
+    // Disabled ones first, newest first.
+    std::vector<std::shared_ptr<Runtime>> to_stop;
+    for (auto it = running.rbegin(); it != running.rend(); ++it)
+      if (!wanted.count((*it)->id)) to_stop.push_back(*it);
+    for (const auto& rt : to_stop) stop_one(rt);
+    {
+      std::lock_guard ilock(info_mu);
+      for (auto& i : infos) i.enabled = wanted.count(i.id) > 0;
+    }
+    // Settings of the ones that keep running.
+    for (const auto& rt : running) {
+      std::string s = settings_for(rt->id, cfg);
+      std::lock_guard rlock(rt->mu);
+      rt->settings = std::move(s);
+    }
+    // Newly enabled ones (and earlier failures, retried), in the listed order.
+    std::set<std::string> seen;
+    for (const auto& id : cfg.enabled) {
+      if (!seen.insert(id).second) {
+        spdlog::warn("plugin '{}' is listed twice in [plugins] enabled; loading it once", id);
+        continue;
+      }
+      if (find_running(id)) continue;
+      load(id, cfg);
+    }
+  }
+
+  void stop_all() {
+    std::lock_guard lock(apply_mu);
+    while (!running.empty()) stop_one(running.back());
+  }
+};
+
+Manager::Manager(HostServices services) : impl_(std::make_unique<Impl>(std::move(services))) {}
+
+Manager::~Manager() {
+  stop_all();
+  // Queued callbacks see their plugin stopped and only answer 503; let them drain.
+  impl_->pool.join();
+}
+
+void Manager::apply(const config::PluginsConfig& plugins) {
+  try {
+    impl_->apply(plugins);
+  } catch (const std::exception& e) {
+    spdlog::error("plugin manager: apply failed: {}", e.what());
+  } catch (...) {
+    spdlog::error("plugin manager: apply failed");
+  }
+}
+
+std::vector<PluginInfo> Manager::list() const {
+  std::lock_guard lock(impl_->info_mu);
+  return impl_->infos;
+}
+
+void Manager::stop_all() {
+  try {
+    impl_->stop_all();
+  } catch (...) {
+    spdlog::error("plugin manager: stop_all failed");
+  }
+}
+
+}  // namespace mesh::plugin

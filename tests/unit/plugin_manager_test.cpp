@@ -1,0 +1,330 @@
+// The plugin Manager with a real Router and control::Registry, against the test plugins built by
+// tests/plugins (MESH_TEST_PLUGIN_DIR): loading, serving, reload, and every refusal.
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+#include <variant>
+
+#include "mesh/plugin/manager.hpp"
+
+#ifndef MESH_TEST_PLUGIN_DIR
+#error "MESH_TEST_PLUGIN_DIR must point at the built test plugins"
+#endif
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace mesh::plugin {
+namespace {
+
+struct CliResult {
+  control::Reply reply;
+  std::vector<std::string> chunks;
+};
+
+class PluginManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("mesh-plugin-test-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    io_thread_ = std::thread([this] { io_.run(); });
+    manager_ = std::make_unique<Manager>(
+        HostServices{io_, router_, verbs_, root_ / "data", {fs::path(MESH_TEST_PLUGIN_DIR)}, 2});
+  }
+
+  void TearDown() override {
+    manager_.reset();
+    work_.reset();
+    io_thread_.join();
+    fs::remove_all(root_);
+  }
+
+  static config::PluginsConfig enable(std::vector<std::string> ids) {
+    config::PluginsConfig c;
+    c.enabled = std::move(ids);
+    return c;
+  }
+
+  PluginInfo info(const std::string& id) const {
+    for (const auto& i : manager_->list())
+      if (i.id == id) return i;
+    return PluginInfo{id, "", "", false, "absent", ""};
+  }
+
+  // Starts a request through the router; the future resolves when it is answered.
+  std::optional<std::future<http::Response>> start_get(const std::string& path) {
+    auto found = router_->find("GET", path);
+    if (!std::holds_alternative<http::Router::Match>(found)) return std::nullopt;
+    auto promise = std::make_shared<std::promise<http::Response>>();
+    auto future = promise->get_future();
+    http::Request req;
+    req.method = "GET";
+    req.target = path;
+    req.path = path;
+    req.remote = "127.0.0.1:40000";
+    req.loopback = true;
+    std::get<http::Router::Match>(found).handler(
+        std::move(req), [promise](http::Response r) { promise->set_value(std::move(r)); });
+    return future;
+  }
+
+  http::Response get(const std::string& path) {
+    auto f = start_get(path);
+    if (!f) return http::Response{404, {}, "no route"};
+    if (f->wait_for(5s) != std::future_status::ready) return http::Response{0, {}, "timeout"};
+    return f->get();
+  }
+
+  struct PendingCli {
+    std::shared_ptr<CliResult> result = std::make_shared<CliResult>();
+    std::shared_ptr<std::promise<void>> done = std::make_shared<std::promise<void>>();
+    std::shared_ptr<std::promise<void>> first_chunk = std::make_shared<std::promise<void>>();
+  };
+
+  PendingCli start_cli(const std::string& verb, std::vector<std::string> args, bool json = false) {
+    PendingCli p;
+    control::Responder r;
+    r.chunk = [p](std::string text) {
+      bool first = p.result->chunks.empty();
+      p.result->chunks.push_back(std::move(text));
+      if (first) p.first_chunk->set_value();
+    };
+    r.reply = [p](control::Reply reply) {
+      p.result->reply = std::move(reply);
+      p.done->set_value();
+    };
+    verbs_->dispatch(control::Call{verb, std::move(args), json}, std::move(r));
+    return p;
+  }
+
+  control::Reply cli(const std::string& verb, std::vector<std::string> args, bool json = false) {
+    auto p = start_cli(verb, std::move(args), json);
+    if (p.done->get_future().wait_for(5s) != std::future_status::ready) return {-1, "timeout"};
+    return p.result->reply;
+  }
+
+  // Copies test-hello's .so into a directory of its own with a manifest changed by `edit`.
+  fs::path tampered_copy(const std::function<void(std::string&)>& edit) {
+    auto dir = root_ / ("tampered" + std::to_string(++copies_));
+    fs::create_directories(dir);
+    fs::copy_file(fs::path(MESH_TEST_PLUGIN_DIR) / "test-hello.so", dir / "test-hello.so");
+    std::ifstream in(fs::path(MESH_TEST_PLUGIN_DIR) / "test-hello.json");
+    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    edit(json);
+    std::ofstream(dir / "test-hello.json") << json;
+    return dir;
+  }
+
+  static void replace(std::string& s, const std::string& from, const std::string& to) {
+    auto pos = s.find(from);
+    ASSERT_NE(pos, std::string::npos) << from;
+    s.replace(pos, from.size(), to);
+  }
+
+  fs::path root_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
+  std::thread io_thread_;
+  std::shared_ptr<http::Router> router_ = std::make_shared<http::Router>();
+  std::shared_ptr<control::Registry> verbs_ = std::make_shared<control::Registry>();
+  std::unique_ptr<Manager> manager_;
+  int copies_ = 0;
+};
+
+TEST_F(PluginManagerTest, LoadsHelloAndServesRouteVerbAndTimer) {
+  auto cfg = enable({"test-hello"});
+  cfg.settings["test-hello"] = R"({"greeting":"hi there"})";
+  manager_->apply(cfg);
+
+  auto i = info("test-hello");
+  EXPECT_EQ(i.state, "running") << i.error;
+  EXPECT_TRUE(i.enabled);
+  EXPECT_EQ(i.version, "1.0.0");
+  EXPECT_EQ(i.abi, "1.0");
+  EXPECT_TRUE(fs::is_directory(root_ / "data" / "test-hello"));
+  EXPECT_EQ(fs::status(root_ / "data" / "test-hello").permissions() & fs::perms::all,
+            fs::perms::owner_all);
+
+  auto r = get("/hello");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, "hello from test-hello\nhi there\n");
+
+  auto reply = cli("hello", {"a", "b c"});
+  EXPECT_EQ(reply.exit_code, 0);
+  EXPECT_EQ(reply.output, "hello a b c\n");
+  reply = cli("hello", {"x\"y"}, true);
+  EXPECT_EQ(reply.exit_code, 0);
+  EXPECT_EQ(reply.output, R"({"plugin":"test-hello","args":["x\"y"]})");
+
+  bool listed = false;
+  for (const auto& v : verbs_->list())
+    if (v.verb == "hello") listed = v.owner == "test-hello";
+  EXPECT_TRUE(listed);
+
+  // Its 10 ms timer runs on the plugin executor.
+  unsigned ticks = 0;
+  for (int n = 0; n < 200 && ticks < 2; ++n) {
+    std::this_thread::sleep_for(10ms);
+    ticks = static_cast<unsigned>(std::stoul(get("/hello/ticks").body));
+  }
+  EXPECT_GE(ticks, 2u);
+
+  // Settings refresh on apply.
+  cfg.settings["test-hello"] = R"({"greeting":"changed"})";
+  manager_->apply(cfg);
+  EXPECT_EQ(info("test-hello").state, "running");
+}
+
+TEST_F(PluginManagerTest, DisableRemovesRoutesVerbsAndAnswersPendingCalls) {
+  manager_->apply(enable({"test-hello"}));
+  ASSERT_EQ(info("test-hello").state, "running") << info("test-hello").error;
+
+  auto hanging = start_get("/hello/hang");
+  ASSERT_TRUE(hanging);
+  auto hanging_cli = start_cli("hello-hang", {});
+  ASSERT_EQ(hanging_cli.first_chunk->get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(hanging_cli.result->chunks.front(), "waiting...\n");
+  EXPECT_EQ(hanging->wait_for(50ms), std::future_status::timeout);
+
+  manager_->apply(enable({}));
+  auto i = info("test-hello");
+  EXPECT_EQ(i.state, "stopped");
+  EXPECT_FALSE(i.enabled);
+
+  ASSERT_EQ(hanging->wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(hanging->get().status, 503u);
+  ASSERT_EQ(hanging_cli.done->get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(hanging_cli.result->reply.exit_code, 1);
+  EXPECT_NE(hanging_cli.result->reply.output.find("stopped"), std::string::npos);
+
+  auto found = router_->find("GET", "/hello");
+  ASSERT_TRUE(std::holds_alternative<http::Router::Miss>(found));
+  EXPECT_EQ(cli("hello", {}).exit_code, 2);  // unknown command
+  for (const auto& v : verbs_->list()) EXPECT_NE(v.owner, "test-hello");
+
+  // Enabled again: loaded and started again (the code stayed mapped).
+  manager_->apply(enable({"test-hello"}));
+  EXPECT_EQ(info("test-hello").state, "running") << info("test-hello").error;
+  EXPECT_EQ(get("/hello").status, 200u);
+  EXPECT_EQ(cli("hello", {"again"}).output, "hello again\n");
+}
+
+TEST_F(PluginManagerTest, BrokenPluginsAreRefusedWithClearMessages) {
+  manager_->apply(
+      enable({"test-hello", "broken-noentry", "broken-major", "broken-minor", "broken-create",
+              "broken-throws", "broken-dup", "no-such-plugin", "test-hello"}));
+
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"broken-noentry", "plugin 'broken-noentry': no entry symbol mesh_plugin_entry"},
+      {"broken-major", "plugin 'broken-major': built for ABI 2.0, host is 1.0"},
+      {"broken-minor",
+       "plugin 'broken-minor': built for ABI 1.9 which is newer than the host's 1.0"},
+      {"broken-create", "plugin 'broken-create': create failed: missing required setting 'token'"},
+      {"broken-throws", "plugin 'broken-throws': threw an exception across the ABI in create"},
+      {"broken-dup",
+       "plugin 'broken-dup': its descriptor claims id 'test-hello', which is already taken by a "
+       "running plugin"},
+      {"no-such-plugin", "plugin 'no-such-plugin': not found (no no-such-plugin.json in "},
+  };
+  for (const auto& [id, message] : expected) {
+    auto i = info(id);
+    EXPECT_EQ(i.state, "failed") << id;
+    EXPECT_TRUE(i.enabled) << id;
+    EXPECT_EQ(i.error.substr(0, message.size()), message) << id << ": " << i.error;
+  }
+
+  // The good one is unaffected, and listed once although enabled twice.
+  EXPECT_EQ(info("test-hello").state, "running");
+  EXPECT_EQ(get("/hello").status, 200u);
+  EXPECT_EQ(cli("hello", {}).exit_code, 0);
+  int count = 0;
+  for (const auto& i : manager_->list()) count += i.id == "test-hello";
+  EXPECT_EQ(count, 1);
+
+  // Failed plugins are retried on the next apply (and fail the same way, harmlessly).
+  manager_->apply(enable({"test-hello", "broken-create", "broken-throws"}));
+  EXPECT_EQ(info("broken-create").state, "failed");
+  EXPECT_EQ(info("broken-throws").state, "failed");
+  EXPECT_FALSE(info("broken-major").enabled);
+  EXPECT_EQ(get("/hello").status, 200u);
+}
+
+TEST_F(PluginManagerTest, DescriptorIdMustMatchManifest) {
+  manager_->apply(enable({"broken-dup"}));
+  auto i = info("broken-dup");
+  EXPECT_EQ(i.state, "failed");
+  EXPECT_EQ(i.error,
+            "plugin 'broken-dup': descriptor id 'test-hello' does not match the manifest id "
+            "'broken-dup'");
+}
+
+TEST_F(PluginManagerTest, ManifestIsVerified) {
+  struct Case {
+    std::function<void(std::string&)> edit;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {[](std::string& j) {
+         replace(j, "\"sha256\": \"", "\"sha256\": \"0000");
+         j.erase(j.find("0000") + 64, 4);
+       },
+       "test-hello.so does not match its manifest"},
+      {[](std::string& j) { replace(j, "\"abi\": \"1.0\"", "\"abi\": \"2.0\""); },
+       "built for ABI 2.0, host is 1.0"},
+      {[](std::string& j) { replace(j, "\"abi\": \"1.0\"", "\"abi\": \"1.3\""); },
+       "built for ABI 1.3 which is newer than the host's 1.0"},
+      {[](std::string& j) { replace(j, "\"id\": \"test-hello\"", "\"id\": \"other\""); },
+       "is for id 'other'"},
+      {[](std::string& j) {
+         replace(j, "\"library\": \"test-hello.so\"", "\"library\": \"../x.so\"");
+       },
+       "must be a plain file name"},
+      {[](std::string& j) { j = "{not json"; }, "is not valid JSON"},
+      {[](std::string& j) { j = "[]"; }, "is not a JSON object"},
+      {[](std::string& j) { replace(j, "\"version\": \"1.0.0\",", ""); }, "has no \"version\""},
+      {[](std::string& j) { j += std::string(70 * 1024, ' '); }, "the limit is 65536"},
+  };
+  for (const auto& c : cases) {
+    auto dir = tampered_copy(c.edit);
+    config::PluginsConfig cfg = enable({"test-hello"});
+    cfg.paths = {dir.string()};  // searched before the built-in directory
+    manager_->apply(cfg);
+    auto i = info("test-hello");
+    EXPECT_EQ(i.state, "failed") << c.message;
+    EXPECT_NE(i.error.find(c.message), std::string::npos) << c.message << " vs " << i.error;
+    EXPECT_TRUE(std::holds_alternative<http::Router::Miss>(router_->find("GET", "/hello")));
+  }
+
+  // An untouched copy in the configured path works.
+  auto dir = tampered_copy([](std::string&) {});
+  config::PluginsConfig cfg = enable({"test-hello"});
+  cfg.paths = {dir.string()};
+  manager_->apply(cfg);
+  EXPECT_EQ(info("test-hello").state, "running") << info("test-hello").error;
+  EXPECT_EQ(get("/hello").status, 200u);
+}
+
+TEST_F(PluginManagerTest, StopAllAndDestructionAnswerPendingCalls) {
+  manager_->apply(enable({"test-hello"}));
+  auto hanging = start_get("/hello/hang");
+  ASSERT_TRUE(hanging);
+  // Give the executor a moment to hand the call to the plugin (either way it must be answered).
+  std::this_thread::sleep_for(20ms);
+  manager_.reset();
+  ASSERT_EQ(hanging->wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(hanging->get().status, 503u);
+  EXPECT_TRUE(std::holds_alternative<http::Router::Miss>(router_->find("GET", "/hello")));
+}
+
+}  // namespace
+}  // namespace mesh::plugin

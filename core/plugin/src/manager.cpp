@@ -22,6 +22,7 @@
 #include <boost/dll/shared_library.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -36,6 +37,7 @@ namespace mesh::plugin {
 namespace {
 
 namespace asio = boost::asio;
+namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr std::size_t kMaxSettingsBytes = 1 << 20;
@@ -799,7 +801,14 @@ struct Manager::Impl {
 
   std::vector<std::filesystem::path> search_dirs(const config::PluginsConfig& cfg) const {
     std::vector<std::filesystem::path> dirs;
-    for (const auto& p : cfg.paths) dirs.emplace_back(p);
+    for (const auto& p : cfg.paths) {
+      // "~/..." is the natural way to write a per-user plugin directory in mesh.toml.
+      const char* home = std::getenv("HOME");
+      if (p.starts_with("~/") && home && *home)
+        dirs.push_back(fs::path(home) / p.substr(2));
+      else
+        dirs.emplace_back(p);
+    }
     for (const auto& p : svc.search_dirs) dirs.push_back(p);
     return dirs;
   }

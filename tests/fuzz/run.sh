@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets straight from the sources they need and runs each for a bounded
 # time. Exit status is non-zero if a target fails to build or finds a crash.
-#   FUZZ_SECONDS=30 (per target)   FUZZ_OUT=<dir for binaries, corpora and crash files>
+#   tests/fuzz/run.sh [OUT_DIR]     (binaries, corpora, logs and crash files; default build-fuzz)
+#   FUZZ_SECONDS=30 per target. Seeds in tests/fuzz/seeds/<target>/ are read, never written.
 # Needs clang 14 and libFuzzer: apt-get install -y clang-14 libfuzzer-14-dev
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-out="${FUZZ_OUT:-$repo/build-fuzz}"
+out="${1:-${FUZZ_OUT:-$repo/build-fuzz}}"
 seconds="${FUZZ_SECONDS:-30}"
 cxx="${CXX_FUZZ:-clang++}"
 mkdir -p "$out"
@@ -34,7 +35,7 @@ for target in fuzz_event_decode fuzz_token_parse; do
   echo "== run $target for ${seconds}s"
   rc=0
   "$out/$target" -max_total_time="$seconds" -max_len=70000 -print_final_stats=1 \
-    -artifact_prefix="$out/crashes/$target-" "$corpus" >"$out/$target.log" 2>&1 || rc=$?
+    -artifact_prefix="$out/crashes/$target-" "$corpus" "$here/seeds/$target" >"$out/$target.log" 2>&1 || rc=$?
   grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec)|ERROR|SUMMARY' \
     "$out/$target.log" || true
   if [ "$rc" -ne 0 ]; then

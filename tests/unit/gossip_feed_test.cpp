@@ -202,6 +202,16 @@ TEST(GossipFeed, TornHeaderAndForeignFile) {
   ASSERT_FALSE(s);  // not ours: refuse rather than truncate
 }
 
+TEST(GossipFeed, SecondStoreOnTheSameRootIsRefused) {
+  TempRoot root;
+  auto first = open_store(root.path);
+  auto second = FeedStore::open(root.path);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::state);
+  first.reset();
+  EXPECT_TRUE(FeedStore::open(root.path));
+}
+
 TEST(GossipFeed, OwnEventsAndLamportSurviveRestart) {
   TempRoot root;
   auto me = Identity::generate();
@@ -395,4 +405,22 @@ TEST(GossipCursors, ReentrantDeliveryIsRefused) {
       },
       10));
   EXPECT_EQ(*cursors->get("p", a.public_key()), 1u);
+}
+
+TEST(GossipCursors, ThrowingHandlerIsAnErrorNotAnAck) {
+  TempRoot root;
+  auto a = Identity::generate();
+  auto store = open_store(root.path);
+  auto cursors = open_cursors(root.path);
+  ASSERT_TRUE(store->append(ev(a, 1)));
+  auto r = deliver(
+      *store, *cursors, "p", nullptr,
+      [](const Event&) -> bool { throw std::runtime_error("boom"); }, 10);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::internal);
+  EXPECT_EQ(*cursors->get("p", a.public_key()), 0u);
+  // And the subscriber is not left marked busy.
+  EXPECT_EQ(*deliver(
+                *store, *cursors, "p", nullptr, [](const Event&) { return true; }, 10),
+            1u);
 }

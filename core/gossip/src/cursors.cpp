@@ -183,7 +183,17 @@ Result<std::size_t> deliver(FeedStore& store, Cursors& cursors, std::string_view
           skipped_to = ev.seq;
           continue;
         }
-        if (delivered >= max_events || !handle(ev)) {
+        bool handled = false;
+        if (delivered < max_events) {
+          // No exception leaves this module: a throwing handler counts as not handled.
+          try {
+            handled = handle(ev);
+          } catch (...) {
+            return make_error(Errc::internal, "subscriber " + std::string(subscriber) +
+                                                  " threw while handling an event");
+          }
+        }
+        if (!handled) {
           stop = true;
           break;
         }

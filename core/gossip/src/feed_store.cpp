@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -111,12 +112,25 @@ struct FeedStore::Feed {
 };
 
 FeedStore::FeedStore(fs::path dir) : dir_(std::move(dir)) {}
-FeedStore::~FeedStore() = default;
+FeedStore::~FeedStore() {
+  feeds_.clear();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
 
 Result<std::unique_ptr<FeedStore>> FeedStore::open(const fs::path& root) {
   fs::path dir = root / "feeds";
   if (auto st = ensure_dir(dir); !st) return st.error();
   std::unique_ptr<FeedStore> store(new FeedStore(dir));
+  // Two daemons on one root would interleave appends: the second one is refused.
+  fs::path lock_path = dir / "lock";
+  store->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (store->lock_fd_ < 0) return sys_error(lock_path, "open");
+  if (::flock(store->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return make_error(Errc::state, dir.string() + " is in use by another mesh process");
+    }
+    return sys_error(lock_path, "lock");
+  }
   std::uint64_t max_lamport = 0;
 
   std::error_code ec;
@@ -160,7 +174,10 @@ Result<std::unique_ptr<FeedStore>> FeedStore::open(const fs::path& root) {
           ::fdatasync(feed->fd) != 0) {
         return sys_error(path, "rewrite header");
       }
-      if (size > 0) store->recovery_.truncated.push_back({feed->origin, 0, 0});
+      if (size > 0) {
+        spdlog::warn("feeds: {}: rewrote a torn header", path.filename().string());
+        store->recovery_.truncated.push_back({feed->origin, 0, size});
+      }
       size = kHeaderSize;
     }
 

@@ -68,6 +68,7 @@ Result<std::vector<Event>> pending(const FeedStore& store, Cursors& cursors,
 // `handle` returning and the ack becoming durable, that one event is handed over again after the
 // restart, so handlers must tolerate seeing their last event twice (at-least-once at the edge).
 // Only one deliver() per subscriber runs at a time; a concurrent call fails with Errc::state.
+// A handler that throws leaves its event unacked; deliver() then fails with Errc::internal.
 // Returns the number of events handed to `handle` (and acked).
 Result<std::size_t> deliver(FeedStore& store, Cursors& cursors, std::string_view subscriber,
                             const TopicFilter& filter,

@@ -42,6 +42,8 @@ inline constexpr std::size_t kDefaultReadBytes = 4 * 1024 * 1024;
 class FeedStore {
  public:
   // Opens (creating) <root>/feeds, scans every feed file and truncates torn or corrupt tails.
+  // Holds an exclusive flock on <root>/feeds/lock while open: a second store on the same root,
+  // in this or another process, fails with Errc::state.
   static Result<std::unique_ptr<FeedStore>> open(const std::filesystem::path& root);
   ~FeedStore();
   FeedStore(const FeedStore&) = delete;
@@ -91,6 +93,7 @@ class FeedStore {
   std::filesystem::path dir_;
   mutable std::mutex mu_;
   std::map<PublicKey, std::unique_ptr<Feed>> feeds_;
+  int lock_fd_ = -1;
   std::uint64_t lamport_ = 0;
   std::uint64_t reserved_ = 0;  // persisted in <dir>/lamport; lamport_ never passes it unsaved
   RecoveryReport recovery_;

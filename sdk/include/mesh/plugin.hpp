@@ -371,18 +371,19 @@ class Plugin {
     auto* slot = static_cast<Slot<CliHandler>*>(user);
     if (!slot || !req) return;
     const Host host = slot->self->host_;
-    const char* what = "unknown exception";
+    // The message is formatted inside the catch: e.what() dies with the exception object.
+    char buf[MESH_ERR_CAP];
+    int n = 0;
     try {
       slot->fn(CliRequest(host, req));
       return;
     } catch (const std::exception& e) {
       slot->self->report("CLI handler", e.what());
-      what = e.what();
+      n = std::snprintf(buf, sizeof buf, "internal error in plugin: %s\n", e.what());
     } catch (...) {
-      slot->self->report("CLI handler", what);
+      slot->self->report("CLI handler", "unknown exception");
+      n = std::snprintf(buf, sizeof buf, "internal error in plugin: unknown exception\n");
     }
-    char buf[MESH_ERR_CAP];
-    int n = std::snprintf(buf, sizeof buf, "internal error in plugin: %s\n", what);
     host.cli_respond(req->call_id, 1,
                      std::string_view(buf, n < 0 ? 0 : std::min<size_t>(n, sizeof buf - 1)));
   }

@@ -48,9 +48,7 @@ class Uptime : public mesh::sdk::Plugin {
                                                             started_)
         .count();
   }
-  std::string json() const {
-    return "{\"seconds\":" + std::to_string(seconds()) + "}";
-  }
+  std::string json() const { return "{\"seconds\":" + std::to_string(seconds()) + "}"; }
 
   std::chrono::steady_clock::time_point started_;
   std::string label_;

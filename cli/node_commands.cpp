@@ -93,6 +93,15 @@ int start_detached(const Globals& g, const std::optional<std::string>& listen) {
   std::error_code ec;
   auto offset = fs::exists(out_file, ec) ? fs::file_size(out_file, ec) : 0;
 
+  // A daemon already answering on this root: say so instead of racing it.
+  if (auto running = control::call(app::socket_path(g.root), {"status", {}, true},
+                                   std::chrono::seconds(5));
+      running && running->exit_code == 0) {
+    json::value doc;
+    std::string pid = parse_reply(*running, &doc) ? str(doc.at("node"), "pid") : "?";
+    return error("a mesh daemon is already running for " + g.root.string() + " (pid " + pid +
+                 "); stop it with: mesh stop");
+  }
   std::vector<std::string> argv{"mesh", "--root", fs::absolute(g.root).string(), "start"};
   if (listen) argv.insert(argv.end(), {"--listen", *listen});
   pid_t pid = ::fork();
@@ -130,9 +139,10 @@ int start_detached(const Globals& g, const std::optional<std::string>& listen) {
     }
     auto r = control::call(app::socket_path(g.root), {"status", {}, true},
                            std::chrono::seconds(5));
-    if (r && r->exit_code == 0) {
-      json::value doc;
-      if (!parse_reply(*r, &doc)) return kFailed;
+    json::value doc;
+    // Only our child counts as ready (another daemon may have won a race for the root).
+    if (r && r->exit_code == 0 && parse_reply(*r, &doc) &&
+        str(doc.at("node"), "pid") == std::to_string(pid)) {
       std::string bound = str(doc.at("node"), "listen");
       if (g.json) {
         print_json(json::object{{"pid", pid}, {"listen", bound}});

@@ -259,3 +259,13 @@ TEST(Config, LoadFile) {
   EXPECT_EQ(r.error().code, Errc::not_found);
   fs::remove_all(dir);
 }
+
+TEST(Config, AdvertiseAddressesAreValidated) {
+  auto ok = parse("[http]\nadvertise = [\"10.0.0.2:7979\", \"[fd00::1]:7979\"]\n", "mesh.toml");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->http.advertise.size(), 2u);
+  auto bad = parse("[http]\nadvertise = [\n  \"10.0.0.2\",\n]\n", "mesh.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("mesh.toml:3:"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(parse("[http]\nadvertise = [\"h:0\"]\n", "mesh.toml"));
+}

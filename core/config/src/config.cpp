@@ -186,6 +186,17 @@ class Parser {
         st = set_int(out.idle_timeout_ms, 100, kDay);
       } else if (k == "max_connections") {
         st = set_int(out.max_connections, 1, 100'000);
+      } else if (k == "advertise") {
+        auto list = string_list(v, key);
+        if (!list) return list.error();
+        if (list->size() > 16) return err(v.source(), key + ": at most 16 addresses");
+        const auto& arr = *v.as_array();
+        for (std::size_t i = 0; i < list->size(); ++i) {
+          if (auto hp = parse_host_port((*list)[i]); !hp || hp->port == 0) {
+            return err(arr[i].source(), key + ": expected \"HOST:PORT\", got " + quote((*list)[i]));
+          }
+        }
+        out.advertise = std::move(*list);
       } else {
         return unknown_key(k, v, "http");
       }

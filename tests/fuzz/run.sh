@@ -23,10 +23,14 @@ common=("$repo/core/base/src/encoding.cpp" "$repo/core/base/src/files.cpp"
 declare -A sources=(
   [fuzz_event_decode]="$repo/core/gossip/src/event.cpp"
   [fuzz_token_parse]="$repo/core/gossip/src/token.cpp"
+  [fuzz_link_decode]="$repo/core/gossip/src/link_protocol.cpp $repo/core/gossip/src/event.cpp"
 )
 
+# Largest interesting input per target: an event; a token; a whole link message (256 KiB).
+declare -A max_len=([fuzz_event_decode]=70000 [fuzz_token_parse]=70000 [fuzz_link_decode]=262200)
+
 status=0
-for target in fuzz_event_decode fuzz_token_parse; do
+for target in fuzz_event_decode fuzz_token_parse fuzz_link_decode; do
   echo "== build $target"
   "$cxx" "${flags[@]}" -o "$out/$target" "$here/$target.cpp" ${sources[$target]} "${common[@]}" \
     "${libs[@]}"
@@ -34,7 +38,7 @@ for target in fuzz_event_decode fuzz_token_parse; do
   mkdir -p "$corpus" "$out/crashes"
   echo "== run $target for ${seconds}s"
   rc=0
-  "$out/$target" -max_total_time="$seconds" -max_len=70000 -print_final_stats=1 \
+  "$out/$target" -max_total_time="$seconds" -max_len="${max_len[$target]}" -print_final_stats=1 \
     -artifact_prefix="$out/crashes/$target-" "$corpus" "$here/seeds/$target" >"$out/$target.log" 2>&1 || rc=$?
   grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec)|ERROR|SUMMARY' \
     "$out/$target.log" || true

@@ -1,0 +1,85 @@
+// The gossip engine: stores and relays signed events between links, runs anti-entropy and
+// heartbeats, keeps peer states and delivers events to subscribers. Transport-agnostic: a link
+// is a function that sends one message; the link manager owns the sockets.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mesh/base/result.hpp"
+#include "mesh/gossip/event.hpp"
+#include "mesh/gossip/roster.hpp"
+
+namespace mesh::gossip {
+
+// Topics that are never stored, only pushed to live links and live subscribers.
+bool is_ephemeral_topic(std::string_view topic);  // "heartbeat", "presence", "*.live", ...
+
+struct PeerState {
+  Member member;
+  bool up = false;           // heard from within the last 15 s
+  bool linked = false;       // a link is attached right now
+  std::uint64_t last_seen_ms = 0;
+  std::string heartbeat;     // the last heartbeat payload (JSON), empty if none
+};
+
+// Sends one link message; false when the link is closed or its queue is full (the engine then
+// relies on the next anti-entropy round instead of buffering without bound).
+using LinkSend = std::function<bool(std::string message)>;
+
+struct EngineOptions {
+  std::filesystem::path root;          // feeds live in <root>/feeds
+  const identity::Identity* self = nullptr;
+  std::string self_name;
+  std::function<std::uint64_t()> now_ms;  // wall clock; injectable for tests
+  std::chrono::milliseconds heartbeat_interval{5'000};
+  std::chrono::milliseconds anti_entropy_interval{30'000};
+  std::chrono::milliseconds up_window{15'000};
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> open(EngineOptions options);
+  virtual ~Engine() = default;
+
+  // Local publish. Stored topics are appended (fsync'd) and pushed to every link; ephemeral
+  // topics are pushed only. Returns the signed event.
+  virtual Result<Event> publish(std::string_view topic, std::span<const std::uint8_t> payload) = 0;
+
+  // Link lifecycle, called by the link manager. link_up sends our hello (version vector).
+  virtual void link_up(const PublicKey& peer, LinkSend send) = 0;
+  virtual void link_down(const PublicKey& peer) = 0;
+  // One message from a link. Malformed or rejected input is counted, never thrown.
+  virtual void on_message(const PublicKey& peer, std::string_view message) = 0;
+  // Drives heartbeats, periodic anti-entropy and up/down; call about once a second.
+  virtual void tick() = 0;
+  // Forces an anti-entropy round on every link now.
+  virtual void sync_now() = 0;
+
+  // Stored events matching `topic_pattern` reach `handler` exactly once per node, in per-origin
+  // seq order, through the persisted cursor `name`, on the engine's delivery thread; ephemeral
+  // events reach it live. Returning false retries the event later.
+  using Handler = std::function<bool(const Event&)>;
+  virtual Status subscribe(std::string name, std::string topic_pattern, Handler handler) = 0;
+  virtual void unsubscribe(const std::string& name) = 0;
+
+  virtual const Roster& roster() const = 0;
+  virtual std::vector<PeerState> peers() const = 0;  // members other than self
+  // Rejected inputs per reason ("bad_signature", "not_member", ...).
+  virtual std::map<std::string, std::uint64_t> rejected() const = 0;
+  // Called (on the engine's thread) after the roster changed: dial new members, drop removed.
+  virtual void on_roster_change(std::function<void()> callback) = 0;
+
+  // Stops the delivery thread; no callbacks after this returns.
+  virtual void stop() = 0;
+};
+
+}  // namespace mesh::gossip

@@ -1,0 +1,807 @@
+#include "mesh/gossip/engine.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "mesh/gossip/cursors.hpp"
+#include "mesh/gossip/feed_store.hpp"
+#include "mesh/gossip/link_protocol.hpp"
+
+namespace mesh::gossip {
+namespace {
+
+constexpr std::size_t kMaxLinks = 4096;
+constexpr std::size_t kLiveQueueCap = 1024;      // ephemeral events waiting for subscribers
+constexpr std::size_t kRecentLiveCap = 8192;     // (origin, seq) of ephemeral events seen
+constexpr std::size_t kRoundBytes = 4 << 20;     // per link per anti-entropy round
+constexpr std::size_t kDeliverBatch = 256;
+constexpr std::size_t kMaxHeartbeatKept = 4096;  // bytes of a peer's heartbeat we keep
+constexpr std::size_t kMaxSeen = kMaxFeeds;
+
+std::uint64_t system_now_ms() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+using SendPtr = std::shared_ptr<const LinkSend>;
+
+bool send_on(const SendPtr& send, std::string message) {
+  if (!send || !*send || message.empty()) return false;
+  try {
+    return (*send)(std::move(message));
+  } catch (const std::exception& e) {
+    spdlog::warn("gossip: link send threw: {}", e.what());
+    return false;
+  }
+}
+
+}  // namespace
+
+bool is_ephemeral_topic(std::string_view topic) {
+  return topic == "heartbeat" || topic == "presence" || topic.ends_with(".live");
+}
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(EngineOptions options, std::unique_ptr<FeedStore> store,
+             std::unique_ptr<Cursors> cursors)
+      : opts_(std::move(options)),
+        self_(opts_.self->public_key()),
+        store_(std::move(store)),
+        cursors_(std::move(cursors)),
+        roster_(self_) {
+    // Ephemeral events never touch the feed, so they get their own seq space: microseconds of
+    // the wall clock at open, +1 per event. Unique within a run and, as long as the clock does
+    // not jump back, across restarts; peers only use it to drop relayed duplicates.
+    live_seq_ = now() * 1000;
+  }
+
+  ~EngineImpl() override { stop(); }
+
+  Status rebuild_roster() {
+    std::vector<Event> roster_events;
+    for (const auto& [origin, last] : store_->version_vector()) {
+      for (std::uint64_t from = 1; from <= last;) {
+        auto batch = store_->read(origin, from, kMaxReadCount);
+        if (!batch) return batch.error();
+        if (batch->empty()) break;
+        from = batch->back().seq + 1;
+        for (auto& e : *batch) {
+          if (e.topic == kRosterTopic) roster_events.push_back(std::move(e));
+        }
+      }
+    }
+    roster_.apply(roster_events);
+    return {};
+  }
+
+  void start() {
+    thread_ = std::thread([this] { delivery_loop(); });
+  }
+
+  // --- publishing ------------------------------------------------------------------------------
+
+  Result<Event> publish(std::string_view topic, std::span<const std::uint8_t> payload) override {
+    try {
+      if (!valid_topic(topic)) return make_error(Errc::invalid, "invalid topic");
+      if (is_ephemeral_topic(topic)) return publish_live(topic, payload);
+      auto ev = store_->append_own(*opts_.self, topic, payload, now());
+      if (!ev) return ev.error();
+      if (topic == kRosterTopic && roster_.apply(*ev)) roster_changed();
+      std::vector<Event> one{*ev};
+      relay_stored(one, nullptr);
+      wake_delivery();
+      return ev;
+    } catch (const std::exception& e) {
+      return make_error(Errc::internal, std::string("publish: ") + e.what());
+    }
+  }
+
+  Result<Event> publish_live(std::string_view topic, std::span<const std::uint8_t> payload) {
+    std::uint64_t seq = 0;
+    {
+      std::lock_guard lock(mu_);
+      seq = ++live_seq_;
+    }
+    auto ev = sign_event(*opts_.self, seq, store_->lamport(), now(), topic, payload);
+    if (!ev) return ev.error();
+    {
+      std::lock_guard lock(mu_);
+      remember_live_locked(ev->origin, ev->seq);
+      queue_live_locked(*ev);
+    }
+    cv_.notify_all();
+    std::string msg = encode_link(LiveMsg{encode(*ev)});
+    for (const auto& [peer, send] : link_sends()) send_on(send, msg);
+    return ev;
+  }
+
+  // --- links -----------------------------------------------------------------------------------
+
+  void link_up(const PublicKey& peer, LinkSend send) override {
+    SendPtr ptr = std::make_shared<const LinkSend>(std::move(send));
+    bool push = false;
+    {
+      std::lock_guard lock(mu_);
+      if (!links_.count(peer) && links_.size() >= kMaxLinks) {
+        spdlog::warn("gossip: too many links; refusing {}", peer.short_id());
+        return;
+      }
+      Link& l = links_[peer];
+      l.send = ptr;
+      push = l.have_vv;  // their hello came first
+      if (push) l.pending = true;
+    }
+    HelloMsg hello;
+    hello.name = opts_.self_name.size() <= kMaxLinkName ? opts_.self_name : std::string();
+    hello.vv = store_->version_vector();
+    std::string msg = encode_link(hello);
+    if (msg.empty()) spdlog::warn("gossip: cannot encode hello (version vector too large?)");
+    send_on(ptr, std::move(msg));
+    if (push) push_round(peer);
+  }
+
+  void link_down(const PublicKey& peer) override {
+    std::lock_guard lock(mu_);
+    links_.erase(peer);
+  }
+
+  void on_message(const PublicKey& peer, std::string_view message) override {
+    try {
+      handle_message(peer, message);
+    } catch (const std::exception& e) {
+      spdlog::warn("gossip: message from {} failed: {}", peer.short_id(), e.what());
+      count(RejectReason::io);
+    }
+  }
+
+  void tick() override {
+    try {
+      std::uint64_t t = now();
+      bool beat = false, sync = false;
+      std::vector<PublicKey> pending;
+      {
+        std::lock_guard lock(mu_);
+        if (last_heartbeat_ms_ == 0 ||
+            t >= last_heartbeat_ms_ + static_cast<std::uint64_t>(opts_.heartbeat_interval.count())) {
+          beat = true;
+          last_heartbeat_ms_ = t;
+        }
+        if (last_sync_ms_ == 0 ||
+            t >= last_sync_ms_ + static_cast<std::uint64_t>(opts_.anti_entropy_interval.count())) {
+          sync = true;
+          last_sync_ms_ = t;
+        }
+        for (const auto& [peer, l] : links_) {
+          if (l.pending && l.send) pending.push_back(peer);
+        }
+      }
+      if (beat) send_heartbeat();
+      if (sync) sync_now();
+      for (const auto& peer : pending) push_round(peer);
+    } catch (const std::exception& e) {
+      spdlog::warn("gossip: tick failed: {}", e.what());
+    }
+  }
+
+  void sync_now() override {
+    std::string msg = encode_link(VvMsg{store_->version_vector()});
+    if (msg.empty()) {
+      spdlog::warn("gossip: version vector too large to send");
+      return;
+    }
+    std::vector<PublicKey> pending;
+    for (const auto& [peer, send] : link_sends()) send_on(send, msg);
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [peer, l] : links_) {
+        if (l.pending && l.send) pending.push_back(peer);
+      }
+    }
+    for (const auto& peer : pending) push_round(peer);
+  }
+
+  // --- subscriptions ---------------------------------------------------------------------------
+
+  Status subscribe(std::string name, std::string topic_pattern, Handler handler) override {
+    if (!valid_topic(name)) return make_error(Errc::invalid, "invalid subscriber name");
+    if (topic_pattern != "*" && !valid_topic(topic_pattern)) {
+      return make_error(Errc::invalid, "invalid topic pattern");
+    }
+    if (!handler) return make_error(Errc::invalid, "no handler");
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) return make_error(Errc::state, "engine stopped");
+      if (subs_.count(name)) return make_error(Errc::exists, "subscriber exists: " + name);
+      if (subs_.size() >= kMaxSubscribers) return make_error(Errc::limit, "too many subscribers");
+      auto sub = std::make_shared<Sub>();
+      sub->name = name;
+      sub->pattern = std::move(topic_pattern);
+      sub->handler = std::move(handler);
+      subs_.emplace(std::move(name), std::move(sub));
+      wake_ = true;
+    }
+    cv_.notify_all();
+    return {};
+  }
+
+  void unsubscribe(const std::string& name) override {
+    {
+      std::lock_guard lock(mu_);
+      auto it = subs_.find(name);
+      if (it == subs_.end()) return;
+      it->second->removed = true;
+      subs_.erase(it);
+    }
+    // Wait out a handler call in flight, unless we are that call.
+    if (std::this_thread::get_id() != thread_.get_id()) std::lock_guard wait(handler_mu_);
+  }
+
+  // --- state -----------------------------------------------------------------------------------
+
+  const Roster& roster() const override { return roster_; }
+
+  std::vector<PeerState> peers() const override {
+    std::uint64_t t = now();
+    auto members = roster_.members();
+    std::lock_guard lock(mu_);
+    std::vector<PeerState> out;
+    for (auto& m : members) {
+      if (m.key == self_) continue;
+      PeerState p;
+      if (auto s = seen_.find(m.key); s != seen_.end()) {
+        p.last_seen_ms = s->second.last_seen_ms;
+        p.heartbeat = s->second.heartbeat;
+      }
+      p.up = p.last_seen_ms > 0 &&
+             t <= p.last_seen_ms + static_cast<std::uint64_t>(opts_.up_window.count());
+      auto l = links_.find(m.key);
+      p.linked = l != links_.end() && l->second.send;
+      p.member = std::move(m);
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  std::map<std::string, std::uint64_t> rejected() const override {
+    std::lock_guard lock(mu_);
+    std::map<std::string, std::uint64_t> out;
+    for (const auto& [reason, n] : rejected_) out[std::string(to_string(reason))] = n;
+    if (live_dropped_) out["live_dropped"] = live_dropped_;
+    return out;
+  }
+
+  void on_roster_change(std::function<void()> callback) override {
+    std::lock_guard lock(mu_);
+    roster_cb_ = std::move(callback);
+  }
+
+  void stop() override {
+    {
+      std::lock_guard lock(mu_);
+      stopped_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) {
+      if (std::this_thread::get_id() == thread_.get_id()) {
+        thread_.detach();  // stop() from a callback: the loop exits when the callback returns
+      } else {
+        thread_.join();
+      }
+    }
+  }
+
+ private:
+  struct Link {
+    SendPtr send;              // null until link_up (a hello may arrive first)
+    VersionVector their_vv;    // what the peer has, as far as we know
+    bool have_vv = false;
+    bool pending = false;      // an anti-entropy round is unfinished (budget or backpressure)
+    bool pushing = false;      // a round is running on some thread
+  };
+  struct Seen {
+    std::uint64_t last_seen_ms = 0;
+    std::string heartbeat;
+  };
+  struct Sub {
+    std::string name;
+    std::string pattern;
+    Handler handler;
+    std::atomic<bool> removed{false};
+  };
+
+  std::uint64_t now() const { return opts_.now_ms ? opts_.now_ms() : system_now_ms(); }
+
+  void count(RejectReason r, std::uint64_t n = 1) {
+    std::lock_guard lock(mu_);
+    rejected_[r] += n;
+  }
+
+  std::vector<std::pair<PublicKey, SendPtr>> link_sends(const PublicKey* except = nullptr) {
+    std::vector<std::pair<PublicKey, SendPtr>> out;
+    std::lock_guard lock(mu_);
+    for (const auto& [peer, l] : links_) {
+      if (l.send && (!except || peer != *except)) out.emplace_back(peer, l.send);
+    }
+    return out;
+  }
+
+  void touch_locked(const PublicKey& key, std::uint64_t t) {
+    if (!seen_.count(key) && seen_.size() >= kMaxSeen) return;
+    seen_[key].last_seen_ms = t;
+  }
+
+  void handle_message(const PublicKey& peer, std::string_view message) {
+    {
+      std::lock_guard lock(mu_);
+      touch_locked(peer, now());
+    }
+    auto decoded = decode_link(message);
+    if (!decoded) {
+      spdlog::debug("gossip: bad message from {}: {}", peer.short_id(), decoded.error().message);
+      count(reject_reason(decoded.error()));
+      return;
+    }
+    std::visit(
+        [&](auto& m) {
+          using T = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<T, HelloMsg>) {
+            on_vv(peer, std::move(m.vv));
+          } else if constexpr (std::is_same_v<T, VvMsg>) {
+            on_vv(peer, std::move(m.vv));
+          } else if constexpr (std::is_same_v<T, EventsMsg>) {
+            on_events(peer, m);
+          } else if constexpr (std::is_same_v<T, LiveMsg>) {
+            on_live(peer, m);
+          } else {
+            on_want(peer, m);
+          }
+        },
+        *decoded);
+  }
+
+  void on_vv(const PublicKey& peer, VersionVector vv) {
+    {
+      std::lock_guard lock(mu_);
+      auto it = links_.find(peer);
+      if (it == links_.end()) {
+        if (links_.size() >= kMaxLinks) return;
+        it = links_.emplace(peer, Link{}).first;
+      }
+      it->second.their_vv = std::move(vv);
+      it->second.have_vv = true;
+      it->second.pending = true;
+    }
+    push_round(peer);
+  }
+
+  void on_want(const PublicKey& peer, const WantMsg& w) {
+    {
+      std::lock_guard lock(mu_);
+      auto it = links_.find(peer);
+      if (it == links_.end()) return;
+      auto& have = it->second.their_vv[w.origin];
+      have = std::min(have, w.from_seq - 1);
+      it->second.pending = true;
+    }
+    push_round(peer);
+  }
+
+  // Pushes to `peer` what its version vector lacks, in EVENTS batches, until done, the round's
+  // byte budget is spent, or the link refuses a message (backpressure). What is left is pushed
+  // by a later tick, from the vector as updated by what was actually sent: nothing is buffered.
+  void push_round(const PublicKey& peer) {
+    SendPtr send;
+    VersionVector their;
+    {
+      std::lock_guard lock(mu_);
+      auto it = links_.find(peer);
+      if (it == links_.end() || !it->second.send || !it->second.pending) return;
+      if (it->second.pushing) return;  // the running round sees pending and goes again
+      it->second.pushing = true;
+      it->second.pending = false;
+      send = it->second.send;
+      their = it->second.their_vv;
+    }
+    bool blocked = false, more = false;
+    std::size_t sent_bytes = 0;
+    EventsBatcher batch;
+    std::vector<std::pair<PublicKey, std::uint64_t>> in_batch;
+    auto flush = [&]() -> bool {
+      if (batch.empty()) return true;
+      std::size_t n = batch.bytes();
+      if (!send_on(send, batch.flush())) {
+        in_batch.clear();
+        return false;
+      }
+      sent_bytes += n;
+      for (const auto& [o, s] : in_batch) their[o] = std::max(their[o], s);
+      in_batch.clear();
+      return true;
+    };
+    for (const auto& [origin, last] : store_->version_vector()) {
+      if (blocked || more) break;
+      auto known = their.find(origin);
+      std::uint64_t from = (known == their.end() ? 0 : known->second) + 1;
+      while (from <= last && !blocked) {
+        if (sent_bytes >= kRoundBytes) {
+          more = true;
+          break;
+        }
+        auto events = store_->read(origin, from, kMaxReadCount, kLinkBatchBytes);
+        if (!events) {
+          spdlog::warn("gossip: read {}#{}: {}", origin.short_id(), from, events.error().message);
+          break;
+        }
+        if (events->empty()) break;
+        for (const auto& e : *events) {
+          if (!batch.add(e)) {
+            if (!flush()) {
+              blocked = true;
+              break;
+            }
+            batch.add(e);
+          }
+          in_batch.emplace_back(e.origin, e.seq);
+        }
+        from = events->back().seq + 1;
+      }
+    }
+    if (!blocked && !flush()) blocked = true;
+    bool again = false;
+    {
+      std::lock_guard lock(mu_);
+      auto it = links_.find(peer);
+      if (it != links_.end() && it->second.send == send) {
+        for (const auto& [o, s] : their) {
+          auto& have = it->second.their_vv[o];
+          have = std::max(have, s);
+        }
+        it->second.pushing = false;
+        if (blocked || more) it->second.pending = true;
+        // A vector or want that arrived meanwhile: go again now, unless the link is full.
+        again = it->second.pending && !blocked && !more;
+      }
+    }
+    if (again) push_round(peer);
+  }
+
+  void on_events(const PublicKey& peer, const EventsMsg& m) {
+    std::vector<Event> stored;
+    std::map<PublicKey, std::uint64_t> wants;
+    bool changed = false;
+    std::uint64_t t = now();
+    auto member = [this](const PublicKey& k) { return roster_.is_member(k); };
+    for (const auto& raw : m.events) {
+      auto ev = decode(raw);
+      if (!ev) {
+        count(reject_reason(ev.error()));
+        continue;
+      }
+      // Cheap before the signature check: a relayed copy we already hold is the common case,
+      // and nothing is done with it either way.
+      if (ev->seq <= store_->last_seq(ev->origin)) {
+        count(RejectReason::duplicate);
+        continue;
+      }
+      if (is_ephemeral_topic(ev->topic)) {  // ephemeral topics travel in LIVE only
+        count(RejectReason::malformed);
+        continue;
+      }
+      if (auto ok = verify(*ev, t, member); !ok) {
+        count(reject_reason(ok.error()));
+        continue;
+      }
+      auto r = store_->append(*ev);
+      if (!r) {
+        count(reject_reason(r.error()));
+        continue;
+      }
+      switch (*r) {
+        case Appended::stored:
+          if (ev->topic == kRosterTopic && roster_.apply(*ev)) changed = true;
+          stored.push_back(std::move(*ev));
+          break;
+        case Appended::duplicate:
+          count(RejectReason::duplicate);
+          break;
+        case Appended::gap:
+          count(RejectReason::gap);
+          wants.emplace(ev->origin, store_->last_seq(ev->origin) + 1);
+          break;
+      }
+    }
+    if (!stored.empty()) {
+      {
+        // The sender has these: never push them back to it.
+        std::lock_guard lock(mu_);
+        if (auto it = links_.find(peer); it != links_.end()) {
+          for (const auto& e : stored) {
+            auto& have = it->second.their_vv[e.origin];
+            have = std::max(have, e.seq);
+          }
+        }
+      }
+      relay_stored(stored, &peer);
+      wake_delivery();
+    }
+    SendPtr back;
+    if (!wants.empty()) {
+      std::lock_guard lock(mu_);
+      if (auto it = links_.find(peer); it != links_.end()) back = it->second.send;
+    }
+    for (const auto& [origin, from] : wants) send_on(back, encode_link(WantMsg{origin, from}));
+    if (changed) roster_changed();
+  }
+
+  // Pushes freshly stored events to every link but `except`. A link that refuses is marked
+  // pending: its next anti-entropy round sends them from its version vector.
+  void relay_stored(const std::vector<Event>& events, const PublicKey* except) {
+    std::vector<std::string> msgs;
+    std::vector<std::vector<std::pair<PublicKey, std::uint64_t>>> contents;
+    EventsBatcher batch;
+    std::vector<std::pair<PublicKey, std::uint64_t>> cur;
+    for (const auto& e : events) {
+      if (!batch.add(e)) {
+        msgs.push_back(batch.flush());
+        contents.push_back(std::move(cur));
+        cur.clear();
+        batch.add(e);
+      }
+      cur.emplace_back(e.origin, e.seq);
+    }
+    if (!batch.empty()) {
+      msgs.push_back(batch.flush());
+      contents.push_back(std::move(cur));
+    }
+    for (const auto& [peer, send] : link_sends(except)) {
+      std::size_t ok = 0;
+      while (ok < msgs.size() && send_on(send, msgs[ok])) ++ok;
+      std::lock_guard lock(mu_);
+      auto it = links_.find(peer);
+      if (it == links_.end() || it->second.send != send) continue;
+      Link& l = it->second;
+      // Advance their vector only where it stays contiguous, so no gap is ever assumed filled.
+      for (std::size_t i = 0; i < ok; ++i) {
+        for (const auto& [o, s] : contents[i]) {
+          auto& have = l.their_vv[o];
+          if (l.have_vv && have + 1 == s) have = s;
+        }
+      }
+      if (ok < msgs.size()) l.pending = true;
+    }
+  }
+
+  void on_live(const PublicKey& peer, const LiveMsg& m) {
+    auto ev = decode(m.event);
+    if (!ev) {
+      count(reject_reason(ev.error()));
+      return;
+    }
+    if (!is_ephemeral_topic(ev->topic)) {
+      count(RejectReason::malformed);
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (recent_live_.count({ev->origin, ev->seq})) return;  // relayed copy: normal, not counted
+    }
+    auto ok = verify(*ev, now(), [this](const PublicKey& k) { return roster_.is_member(k); });
+    if (!ok) {
+      count(reject_reason(ok.error()));
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      // Only a verified event enters the set, so a forged copy cannot shadow the real one.
+      if (!remember_live_locked(ev->origin, ev->seq)) return;
+      if (ev->topic == "heartbeat" && ev->origin != self_) {
+        touch_locked(ev->origin, now());
+        if (auto s = seen_.find(ev->origin); s != seen_.end()) {
+          std::size_t n = std::min(ev->payload.size(), kMaxHeartbeatKept);
+          s->second.heartbeat.assign(ev->payload.begin(), ev->payload.begin() + n);
+        }
+      }
+      queue_live_locked(*ev);
+    }
+    cv_.notify_all();
+    std::string msg = encode_link(m);
+    for (const auto& [p, send] : link_sends(&peer)) send_on(send, msg);
+  }
+
+  bool remember_live_locked(const PublicKey& origin, std::uint64_t seq) {
+    if (!recent_live_.insert({origin, seq}).second) return false;
+    recent_order_.emplace_back(origin, seq);
+    if (recent_order_.size() > kRecentLiveCap) {
+      recent_live_.erase(recent_order_.front());
+      recent_order_.pop_front();
+    }
+    return true;
+  }
+
+  void queue_live_locked(const Event& ev) {
+    bool wanted = false;
+    for (const auto& [name, sub] : subs_) wanted = wanted || topic_matches(sub->pattern, ev.topic);
+    if (!wanted) return;
+    if (live_queue_.size() >= kLiveQueueCap) {
+      live_queue_.pop_front();
+      ++live_dropped_;
+    }
+    live_queue_.push_back(ev);
+  }
+
+  void send_heartbeat() {
+    double load[1] = {0};
+    if (::getloadavg(load, 1) < 1) load[0] = 0;
+    std::size_t links = link_sends().size();
+    boost::json::object o;
+    o["name"] = opts_.self_name;
+    o["load"] = load[0];
+    o["links"] = links;
+    std::string payload = boost::json::serialize(o);
+    if (auto r = publish("heartbeat", as_bytes(payload)); !r) {
+      spdlog::warn("gossip: heartbeat: {}", r.error().message);
+    }
+  }
+
+  void roster_changed() {
+    {
+      std::lock_guard lock(mu_);
+      roster_dirty_ = true;
+    }
+    cv_.notify_all();
+    // Events refused as not_member before this change may be acceptable now: ask every peer for
+    // what we lack.
+    sync_now();
+  }
+
+  void wake_delivery() {
+    {
+      std::lock_guard lock(mu_);
+      wake_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  void delivery_loop() {
+    bool retry = false;
+    for (;;) {
+      std::vector<Event> live;
+      std::vector<std::shared_ptr<Sub>> subs;
+      std::function<void()> cb;
+      bool stored = false;
+      {
+        std::unique_lock lock(mu_);
+        auto ready = [&] { return stopped_ || wake_ || roster_dirty_ || !live_queue_.empty(); };
+        if (retry) {
+          if (!cv_.wait_for(lock, std::chrono::seconds(1), ready)) wake_ = true;
+        } else {
+          cv_.wait(lock, ready);
+        }
+        if (stopped_) return;
+        stored = std::exchange(wake_, false);
+        live.assign(std::make_move_iterator(live_queue_.begin()),
+                    std::make_move_iterator(live_queue_.end()));
+        live_queue_.clear();
+        if (std::exchange(roster_dirty_, false)) cb = roster_cb_;
+        for (const auto& [name, sub] : subs_) subs.push_back(sub);
+      }
+      std::lock_guard running(handler_mu_);
+      for (const auto& ev : live) {
+        for (const auto& sub : subs) {
+          if (sub->removed || !topic_matches(sub->pattern, ev.topic)) continue;
+          try {
+            sub->handler(ev);
+          } catch (const std::exception& e) {
+            spdlog::warn("gossip: subscriber {} threw: {}", sub->name, e.what());
+          }
+        }
+      }
+      if (cb) {
+        try {
+          cb();
+        } catch (const std::exception& e) {
+          spdlog::warn("gossip: roster callback threw: {}", e.what());
+        }
+      }
+      if (stored) retry = deliver_stored(subs);
+    }
+  }
+
+  // Returns true if some subscriber has to be retried later.
+  bool deliver_stored(const std::vector<std::shared_ptr<Sub>>& subs) {
+    bool retry = false;
+    for (const auto& sub : subs) {
+      const std::string& pattern = sub->pattern;
+      auto filter = [&pattern](std::string_view topic) {
+        return !is_ephemeral_topic(topic) && topic_matches(pattern, topic);
+      };
+      for (;;) {
+        if (sub->removed || is_stopped()) break;
+        bool refused = false;
+        auto handle = [&](const Event& e) {
+          if (sub->removed) {
+            refused = true;
+            return false;
+          }
+          bool ok = sub->handler(e);
+          refused = refused || !ok;
+          return ok;
+        };
+        auto r = deliver(*store_, *cursors_, sub->name, filter, handle, kDeliverBatch);
+        if (!r) {
+          spdlog::warn("gossip: delivery to {}: {}", sub->name, r.error().message);
+          retry = true;
+          break;
+        }
+        if (refused) {
+          retry = true;
+          break;
+        }
+        if (*r < kDeliverBatch) break;
+      }
+    }
+    return retry;
+  }
+
+  bool is_stopped() const {
+    std::lock_guard lock(mu_);
+    return stopped_;
+  }
+
+  EngineOptions opts_;
+  PublicKey self_;
+  std::unique_ptr<FeedStore> store_;
+  std::unique_ptr<Cursors> cursors_;
+  Roster roster_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<PublicKey, Link> links_;
+  std::map<PublicKey, Seen> seen_;
+  std::map<RejectReason, std::uint64_t> rejected_;
+  std::uint64_t live_dropped_ = 0;
+  std::uint64_t live_seq_ = 0;
+  std::set<std::pair<PublicKey, std::uint64_t>> recent_live_;
+  std::deque<std::pair<PublicKey, std::uint64_t>> recent_order_;
+  std::deque<Event> live_queue_;
+  std::map<std::string, std::shared_ptr<Sub>, std::less<>> subs_;
+  std::function<void()> roster_cb_;
+  std::uint64_t last_heartbeat_ms_ = 0;
+  std::uint64_t last_sync_ms_ = 0;
+  bool wake_ = false;
+  bool roster_dirty_ = false;
+  bool stopped_ = false;
+
+  std::mutex handler_mu_;  // held while subscriber handlers run (unsubscribe waits on it)
+  std::thread thread_;
+};
+
+Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
+  try {
+    if (!options.self) return make_error(Errc::invalid, "engine: no identity");
+    if (options.root.empty()) return make_error(Errc::invalid, "engine: no root");
+    auto store = FeedStore::open(options.root);
+    if (!store) return store.error();
+    auto cursors = Cursors::open(options.root);
+    if (!cursors) return cursors.error();
+    auto engine =
+        std::make_unique<EngineImpl>(std::move(options), std::move(*store), std::move(*cursors));
+    if (auto st = engine->rebuild_roster(); !st) return st.error();
+    engine->start();
+    return std::unique_ptr<Engine>(std::move(engine));
+  } catch (const std::exception& e) {
+    return make_error(Errc::internal, std::string("engine: ") + e.what());
+  }
+}
+
+}  // namespace mesh::gossip

@@ -582,6 +582,43 @@ TEST_F(HttpServerTest, LocalRouteRefusesMembers) {
   EXPECT_EQ(curl({http("/ui")}).status, 200);
 }
 
+TEST_F(HttpServerTest, OpenRouteIsReachableWithoutCertificate) {
+  add_recorder("POST", "/mesh/join", RouteOptions{.max_body = 100, .access = Access::open});
+  add_text("GET", "/member", "m");
+  add_text("GET", "/ui", "page", RouteOptions{.access = Access::local});
+  config::HttpConfig limits;
+  limits.trust_loopback = false;  // so loopback clients count as strangers
+  start(limits);
+  auto plain = curl({"--data", "hi", http("/mesh/join")});
+  EXPECT_EQ(plain.status, 200);
+  EXPECT_EQ(plain.body, "size=2");
+  auto certless = curl({"-k", "--data", "hey", https("/mesh/join/sub")});
+  EXPECT_EQ(certless.status, 200);
+  EXPECT_EQ(certless.body, "size=3");
+  auto s = seen();
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_FALSE(s[1].peer.has_value());
+  EXPECT_TRUE(s[1].tls);
+  // The open route's own limits still apply.
+  EXPECT_EQ(curl({"--data", std::string(200, 'x'), http("/mesh/join")}).status, 413);
+  // Everything else refuses a stranger with the same 403, whether the route exists or not.
+  for (const auto& path : {"/member", "/ui", "/missing", "/mesh"}) {
+    auto r = curl({http(path)});
+    EXPECT_EQ(r.status, 403) << path;
+    EXPECT_EQ(r.body, "a member certificate is required\n") << path;
+  }
+  EXPECT_EQ(curl({"-X", "GET", http("/mesh/join")}).status, 403);  // wrong method: no leak
+  EXPECT_EQ(curl({"--path-as-is", http("/mesh/join/../x")}).status, 403);
+  // Members still reach the open route, and a non-member certificate still fails TLS.
+  auto args = as_member();
+  args.insert(args.end(), {"--data", "m", https("/mesh/join")});
+  EXPECT_EQ(curl(args).status, 200);
+  auto stranger = curl({"-k", "--cert", (dir_ / "stranger.crt").string(), "--key",
+                        (dir_ / "stranger.key").string(), "--data", "x", https("/mesh/join")});
+  EXPECT_NE(stranger.exit, 0);
+  EXPECT_EQ(stranger.status, 0);
+}
+
 TEST_F(HttpServerTest, MaxConnectionsIsEnforced) {
   add_text("GET", "/", "ok");
   config::HttpConfig limits;

@@ -81,6 +81,23 @@ bool Router::try_add(std::string method, std::string path_prefix, RouteOptions o
 void Router::remove(RouteId id) {
   std::lock_guard lock(mu_);
   std::erase_if(routes_, [id](const Route& r) { return r.id == id; });
+  std::erase_if(ws_routes_, [id](const WsRoute& r) { return r.id == id; });
+}
+
+RouteId Router::add_websocket(std::string path, WsRouteHandler handler) {
+  std::lock_guard lock(mu_);
+  std::erase_if(ws_routes_, [&](const WsRoute& r) { return r.path == path; });
+  RouteId id = next_++;
+  ws_routes_.push_back(WsRoute{id, std::move(path), std::move(handler)});
+  return id;
+}
+
+WsRouteHandler Router::find_websocket(std::string_view path) const {
+  std::lock_guard lock(mu_);
+  for (const auto& r : ws_routes_) {
+    if (r.path == path) return r.handler;
+  }
+  return nullptr;
 }
 
 std::variant<Router::Match, Router::Miss> Router::find(std::string_view method,

@@ -1,6 +1,7 @@
-// The one listener. This is the only file that includes Beast/Asio SSL (PLATFORM.md: they cost
-// 10-20 s per translation unit), and every HTTP read and write goes through one stream type
-// (Transport) so that Beast's parser and serializer are instantiated only once.
+// The one listener. Every HTTP read and write goes through one stream type (Transport,
+// transport.hpp) so that Beast's parser and serializer are instantiated only once; accepted
+// WebSocket upgrades are handed to websocket.cpp (PLATFORM.md: Beast costs 10-20 s per
+// translation unit, so each file instantiates as little as possible).
 #include "mesh/http/server.hpp"
 
 #include <openssl/ssl.h>
@@ -23,12 +24,15 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
+
+#include "transport.hpp"
 
 namespace mesh::http {
 namespace {
@@ -38,9 +42,13 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using beast::error_code;
+using detail::cert_key;
+using detail::format_endpoint;
+using detail::TlsStream;
+using detail::Transport;
+using detail::use_tuple;
 using std::chrono::milliseconds;
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kMemberRequired = "a member certificate is required\n";
 constexpr std::size_t kReadChunk = 4096;
 // After an error response we drain (and discard) what the client still sends, so that closing
@@ -48,100 +56,11 @@ constexpr std::size_t kReadChunk = 4096;
 constexpr std::size_t kMaxDrainBytes = 256 * 1024;
 constexpr milliseconds kDrainTime{1000};
 
-using IoSig = void(error_code, std::size_t);
-using IoHandler = asio::any_completion_handler<IoSig>;
-using TlsStream = asio::ssl::stream<beast::tcp_stream&>;
-
-// Up to 16 buffers of a write, copied out of whatever sequence Beast's serializer produced.
-struct ConstBuffers {
-  std::array<asio::const_buffer, 16> items{};
-  std::size_t count = 0;
-  const asio::const_buffer* begin() const { return items.data(); }
-  const asio::const_buffer* end() const { return items.data() + count; }
-};
-
-// Plain TCP or TLS over the same tcp_stream, behind one type. The type erasure sits at
-// read_some/write_some (one virtual-like hop per syscall-sized operation), which is cheap at
-// run time and keeps compile time down.
-class Transport {
- public:
-  using executor_type = asio::any_io_executor;
-
-  explicit Transport(tcp::socket socket) : tcp_(std::move(socket)) {}
-
-  executor_type get_executor() { return tcp_.get_executor(); }
-  beast::tcp_stream& raw() { return tcp_; }
-  TlsStream* tls() { return tls_ ? &*tls_ : nullptr; }
-  TlsStream& enable_tls(asio::ssl::context& ctx) { return tls_.emplace(tcp_, ctx); }
-
-  template <class MutableBuffers, class Token>
-  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    asio::mutable_buffer first;
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
-         ++it) {
-      asio::mutable_buffer b(*it);
-      if (b.size() != 0) {
-        first = b;
-        break;
-      }
-    }
-    return asio::async_initiate<Token, IoSig>(
-        [this](auto handler, asio::mutable_buffer buf) {
-          read_some(buf, IoHandler(std::move(handler)));
-        },
-        token, first);
-  }
-
-  template <class ConstBufferSeq, class Token>
-  auto async_write_some(const ConstBufferSeq& buffers, Token&& token) {
-    ConstBuffers seq;
-    for (auto it = asio::buffer_sequence_begin(buffers);
-         it != asio::buffer_sequence_end(buffers) && seq.count < seq.items.size(); ++it) {
-      asio::const_buffer b(*it);
-      if (b.size() != 0) seq.items[seq.count++] = b;
-    }
-    return asio::async_initiate<Token, IoSig>(
-        [this](auto handler, const ConstBuffers& seq) {
-          write_some(seq, IoHandler(std::move(handler)));
-        },
-        token, seq);
-  }
-
- private:
-  // The handler is bound to the connection's strand (which is also the caller's executor):
-  // Asio 1.81's any_completion_executor cannot be posted to with blocking.never.
-  void read_some(asio::mutable_buffer buf, IoHandler handler) {
-    auto bound = asio::bind_executor(tcp_.get_executor(), std::move(handler));
-    if (tls_) {
-      tls_->async_read_some(buf, std::move(bound));
-    } else {
-      tcp_.async_read_some(buf, std::move(bound));
-    }
-  }
-  void write_some(const ConstBuffers& seq, IoHandler handler) {
-    auto bound = asio::bind_executor(tcp_.get_executor(), std::move(handler));
-    if (tls_) {
-      tls_->async_write_some(seq, std::move(bound));
-    } else {
-      tcp_.async_write_some(seq, std::move(bound));
-    }
-  }
-
-  beast::tcp_stream tcp_;
-  std::optional<TlsStream> tls_;
-};
-
 bool is_loopback(const asio::ip::address& a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped()) {
     return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
   }
   return a.is_loopback();
-}
-
-std::string format_endpoint(const tcp::endpoint& ep) {
-  auto a = ep.address();
-  if (a.is_v6()) return "[" + a.to_string() + "]:" + std::to_string(ep.port());
-  return a.to_string() + ":" + std::to_string(ep.port());
 }
 
 bool clean_header_text(std::string_view s) {
@@ -285,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!co_await serve_one()) break;
       first_ = false;
     }
-    co_await finish();
+    if (!upgraded_) co_await finish();
   }
 
   asio::awaitable<bool> handshake() {
@@ -310,17 +229,6 @@ class Session : public std::enable_shared_from_this<Session> {
       peer_ = *key;
     }
     co_return true;
-  }
-
-  static std::optional<identity::PublicKey> cert_key(X509* cert) {
-    int len = i2d_X509(cert, nullptr);
-    if (len <= 0 || len > 64 * 1024) return std::nullopt;
-    std::vector<std::uint8_t> der(static_cast<std::size_t>(len));
-    unsigned char* p = der.data();
-    if (i2d_X509(cert, &p) != len) return std::nullopt;
-    auto key = identity::key_from_cert_der(der);
-    if (!key) return std::nullopt;
-    return *key;
   }
 
   bool member(const identity::PublicKey& key) const {
@@ -415,15 +323,39 @@ class Session : public std::enable_shared_from_this<Session> {
 
     const bool is_member = peer_.has_value();
     const bool is_local = !is_member && loopback_ && limits().trust_loopback;
-    if (!is_member && !is_local) {
+    // Anyone else may only reach Access::open routes. The route is looked up first, but every
+    // refusal looks the same (403), so a stranger learns nothing about the route table.
+    const bool stranger = !is_member && !is_local;
+    auto refuse_stranger = [&]() -> asio::awaitable<bool> {
       spdlog::info("http: refusing {} {} from {} ({}): a member certificate is required",
                    req.method, req.path, remote_, req.tls ? "TLS, no certificate" : "plain HTTP");
       co_await write_response(Response::text(403, std::string(kMemberRequired)), false, true);
       co_return false;
-    }
+    };
     if (req.path.empty() || req.path.front() != '/' || has_dot_segment(req.path)) {
+      if (stranger) co_return co_await refuse_stranger();
       co_return co_await write_response(Response::text(400, "bad request target\n"), after_error,
                                         !body_pending);
+    }
+
+    if (beast::websocket::is_upgrade(parser_->get())) {
+      if (auto ws_handler = state_->router->find_websocket(req.path)) {
+        if (!is_member) co_return co_await refuse_stranger();
+        if (body_pending) {
+          co_await write_response(Response::text(400, "an upgrade request has no body\n"), false,
+                                  false);
+          co_return false;
+        }
+        // From here on the connection belongs to the link, which keeps this session (and so
+        // the transport, and its place in stop()'s registry) alive. WebSocket timeouts replace
+        // the socket's.
+        raw().expires_never();
+        upgraded_ = true;
+        detail::accept_websocket(shared_from_this(), transport_, parser_->release(), std::move(req),
+                                 *peer_, remote_, std::move(ws_handler));
+        parser_.reset();
+        co_return false;
+      }
     }
 
     auto found = state_->router->find(req.method, req.path);
@@ -434,6 +366,10 @@ class Session : public std::enable_shared_from_this<Session> {
         found = std::move(as_get);
         req.method = "GET";
       }
+    }
+    if (stranger) {
+      auto* m = std::get_if<Router::Match>(&found);
+      if (!m || m->options.access != Access::open) co_return co_await refuse_stranger();
     }
     if (auto* miss = std::get_if<Router::Miss>(&found)) {
       auto r = *miss == Router::Miss::not_found ? Response::text(404, "not found\n")
@@ -589,6 +525,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closing_ = false;
   bool first_ = true;
   bool must_drain_ = false;
+  bool upgraded_ = false;  // the connection now belongs to a WebSocket link
   bool keep_alive_ = false;
   bool head_ = false;
   unsigned version_ = 11;

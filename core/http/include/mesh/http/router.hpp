@@ -50,10 +50,15 @@ using Responder = std::function<void(Response)>;
 // a handler become a 500.
 using Handler = std::function<void(Request&&, Responder)>;
 
+class WsConnection;  // websocket.hpp
+// Called on the link's strand once an upgrade was accepted (see websocket.hpp). Must not block.
+using WsRouteHandler = std::function<void(const Request&, std::shared_ptr<WsConnection>)>;
+
 // Who may call a route.
 enum class Access {
   local,   // loopback clients only (UI, local git client)
   member,  // loopback clients and authenticated members
+  open,    // anyone, also without a certificate from another host (only the join handshake)
 };
 
 struct RouteOptions {
@@ -81,6 +86,13 @@ class Router {
                RouteId* id);
   void remove(RouteId id);
 
+  // A WebSocket endpoint at exactly `path`, for authenticated members only (anyone else gets
+  // 403). Registering the same path again replaces the earlier endpoint; remove() takes its id.
+  // Upgrade requests for other paths are routed like any request.
+  RouteId add_websocket(std::string path, WsRouteHandler handler);
+  // Empty if no endpoint is registered at exactly `path`.
+  WsRouteHandler find_websocket(std::string_view path) const;
+
   struct Match {
     RouteOptions options;
     Handler handler;
@@ -97,8 +109,14 @@ class Router {
     RouteOptions options;
     Handler handler;
   };
+  struct WsRoute {
+    RouteId id;
+    std::string path;
+    WsRouteHandler handler;
+  };
   mutable std::mutex mu_;
   std::vector<Route> routes_;
+  std::vector<WsRoute> ws_routes_;
   RouteId next_ = 1;
 };
 

@@ -34,8 +34,12 @@ struct ServerOptions {
 };
 
 // Access rules, per request: a member = presented a member certificate (Request::peer set); a
-// local client = no certificate, loopback address and limits.trust_loopback. Anyone else gets
-// 403 "a member certificate is required". Access::local routes also refuse members (403).
+// local client = no certificate, loopback address and limits.trust_loopback. Anyone else
+// reaches Access::open routes only and otherwise gets 403 "a member certificate is required"
+// (also for paths with no route, so the route table does not leak). Access::local routes also
+// refuse members (403). A non-member certificate fails the TLS handshake. WebSocket upgrades
+// to a Router::add_websocket path are for members only (403 for anyone else); the link keeps
+// running until it closes or stop() closes it.
 // Limits: limits.max_header_bytes (431), RouteOptions::max_body (413), header/body/idle timeouts
 // (disconnect), max_connections (further connections are closed at once).
 class Server {

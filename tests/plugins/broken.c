@@ -7,11 +7,15 @@
 #ifndef BROKEN_ID
 #error "BROKEN_ID is required"
 #endif
+#ifndef BROKEN_MINOR
+#ifdef BROKEN_MAJOR
+#define BROKEN_MINOR 0 /* another major: "2.0", whatever this SDK's minor is */
+#else
+#define BROKEN_MINOR MESH_ABI_MINOR
+#endif
+#endif
 #ifndef BROKEN_MAJOR
 #define BROKEN_MAJOR MESH_ABI_MAJOR
-#endif
-#ifndef BROKEN_MINOR
-#define BROKEN_MINOR MESH_ABI_MINOR
 #endif
 
 static int32_t create(const mesh_host* host, void** instance, char* err, size_t err_cap) {

@@ -88,6 +88,46 @@ struct FakeHost {
       return self(ctx)->timers.erase(id) ? MESH_OK : MESH_E_NOT_FOUND;
     };
     table.cli_chunk = [](void*, uint64_t, mesh_str) -> int32_t { return MESH_OK; };
+    // ABI 1.1 events.
+    table.publish = [](void* ctx, mesh_str topic, mesh_str payload, uint64_t* seq, char* err,
+                       size_t cap) -> int32_t {
+      if (payload.len > 10) {
+        std::snprintf(err, cap, "payload too big");
+        return MESH_E_LIMIT;
+      }
+      self(ctx)->published.emplace_back(std::string(topic.ptr, topic.len),
+                                        std::string(payload.ptr, payload.len));
+      *seq = self(ctx)->published.size();
+      return MESH_OK;
+    };
+    table.subscribe = [](void* ctx, mesh_str name, mesh_str, mesh_event_handler fn, void* user,
+                         char*, size_t) -> int32_t {
+      self(ctx)->subs[std::string(name.ptr, name.len)] = {fn, user};
+      return MESH_OK;
+    };
+    table.unsubscribe = [](void* ctx, mesh_str name) -> int32_t {
+      return self(ctx)->subs.erase(std::string(name.ptr, name.len)) ? MESH_OK : MESH_E_NOT_FOUND;
+    };
+    table.peers_json = [](void*, char* buf, size_t cap, size_t* needed) -> int32_t {
+      static const char d[] = "[]";
+      *needed = sizeof d - 1;
+      if (cap < sizeof d - 1) return MESH_E_LIMIT;
+      std::memcpy(buf, d, sizeof d - 1);
+      return MESH_OK;
+    };
+    table.self_json = table.peers_json;
+  }
+  std::vector<std::pair<std::string, std::string>> published;
+  std::map<std::string, std::pair<mesh_event_handler, void*>> subs;
+
+  int32_t deliver(const std::string& name, std::string_view payload, uint64_t seq = 1) {
+    mesh_event e{};
+    e.struct_size = sizeof e;
+    e.origin = mesh::sdk::view(std::string_view("mesh:aaa"));
+    e.seq = seq;
+    e.topic = mesh::sdk::view(std::string_view("t"));
+    e.payload = mesh::sdk::view(payload);
+    return subs.at(name).first(subs.at(name).second, &e);
   }
   static FakeHost* self(void* ctx) { return static_cast<FakeHost*>(ctx); }
 
@@ -129,11 +169,26 @@ class Probe : public mesh::sdk::Plugin {
     verb("bad", "throws", [](const mesh::sdk::CliRequest&) { throw std::runtime_error("nope"); });
     once_ = timer(std::chrono::milliseconds(5), false, [this] { ++fired_; });
     timer(std::chrono::milliseconds(5), true, [] { throw std::runtime_error("tick"); });
+    try {
+      subscribe("all", "*", [this](const mesh::sdk::Event& e) {
+        if (e.payload() == "throw") throw std::runtime_error("event boom");
+        last_event_ = std::string(e.origin()) + "#" + std::to_string(e.seq()) + " " +
+                      std::string(e.payload());
+        return e.payload() != "no";
+      });
+    } catch (const mesh::sdk::Error& e) {
+      if (e.code() != MESH_E_UNSUPPORTED) throw;
+      no_events_ = true;
+    }
     // A duplicate route reports the host's message through the barrier.
     if (cfg.find("dup") != std::string::npos) route("GET", "/ok", {});
   }
   int fired_ = 0;
   uint64_t once_ = 0;
+  bool no_events_ = false;
+  std::string last_event_;
+  using Plugin::publish;  // exposed for the test
+  using Plugin::unsubscribe;
 };
 
 }  // namespace
@@ -227,6 +282,65 @@ TEST(SdkHelper, HandlersAndBarrier) {
   EXPECT_NE(h.logs.back().find("tick"), std::string::npos);
 
   EXPECT_EQ(probe->host().data_dir(), "/tmp/data");
+  desc()->stop(inst);
+  desc()->destroy(inst);
+}
+
+TEST(SdkHelper, EventsAndBarrier) {
+  FakeHost h;
+  char err[MESH_ERR_CAP] = {0};
+  void* inst = nullptr;
+  ASSERT_EQ(desc()->create(&h.table, &inst, err, sizeof err), MESH_OK);
+  ASSERT_EQ(desc()->start(inst, err, sizeof err), MESH_OK) << err;
+  auto* probe = static_cast<Probe*>(static_cast<mesh::sdk::Plugin*>(inst));
+  EXPECT_FALSE(probe->no_events_);
+  ASSERT_EQ(h.subs.count("all"), 1u);
+
+  EXPECT_EQ(h.deliver("all", "hi", 7), MESH_OK);
+  EXPECT_EQ(probe->last_event_, "mesh:aaa#7 hi");
+  EXPECT_NE(h.deliver("all", "no"), MESH_OK);  // false: delivered again later
+  int32_t rc = h.deliver("all", "throw");      // the barrier: not handled, logged
+  EXPECT_NE(rc, MESH_OK);
+  EXPECT_NE(h.logs.back().find("event boom"), std::string::npos);
+
+  EXPECT_EQ(probe->publish("t", "x"), 1u);
+  EXPECT_EQ(probe->publish("t", "y"), 2u);
+  try {
+    probe->publish("t", "far too large");
+    ADD_FAILURE() << "publish should throw";
+  } catch (const mesh::sdk::Error& e) {
+    EXPECT_EQ(e.code(), MESH_E_LIMIT);
+    EXPECT_NE(std::string(e.what()).find("payload too big"), std::string::npos);
+  }
+  std::string why;
+  uint64_t seq = 99;
+  EXPECT_EQ(probe->host().publish("t", "far too large", &seq, &why), MESH_E_LIMIT);
+  EXPECT_EQ(seq, 0u);
+  EXPECT_EQ(why, "payload too big");
+  EXPECT_EQ(probe->host().peers_json(), "[]");
+  EXPECT_EQ(probe->unsubscribe("all"), MESH_OK);
+  EXPECT_EQ(probe->unsubscribe("all"), MESH_E_NOT_FOUND);
+  desc()->stop(inst);
+  desc()->destroy(inst);
+}
+
+TEST(SdkHelper, HostWithoutEvents) {
+  FakeHost h;
+  h.table.publish = nullptr;
+  h.table.subscribe = nullptr;
+  h.table.unsubscribe = nullptr;
+  h.table.peers_json = nullptr;
+  h.table.self_json = nullptr;
+  char err[MESH_ERR_CAP] = {0};
+  void* inst = nullptr;
+  ASSERT_EQ(desc()->create(&h.table, &inst, err, sizeof err), MESH_OK);
+  ASSERT_EQ(desc()->start(inst, err, sizeof err), MESH_OK) << err;
+  auto* probe = static_cast<Probe*>(static_cast<mesh::sdk::Plugin*>(inst));
+  EXPECT_TRUE(probe->no_events_);
+  EXPECT_FALSE(probe->host().has_events());
+  EXPECT_EQ(probe->host().publish("t", "x"), MESH_E_UNSUPPORTED);
+  EXPECT_EQ(probe->unsubscribe("all"), MESH_E_UNSUPPORTED);
+  EXPECT_THROW(probe->host().peers_json(), mesh::sdk::Error);
   desc()->stop(inst);
   desc()->destroy(inst);
 }

@@ -1,4 +1,4 @@
-// Pins the ABI 1.0 struct layouts (x86_64, LP64): an accidental change to mesh/plugin.h fails
+// Pins the ABI 1.1 struct layouts (x86_64, LP64): an accidental change to mesh/plugin.h fails
 // the build here. Growing a struct at its end is allowed: update the size, never an offset.
 #include <cstddef>
 #include <type_traits>
@@ -44,7 +44,18 @@ PIN(mesh_cli_request, call_id, 8);
 PIN(mesh_cli_request, argv, 16);
 PIN(mesh_cli_request, argc, 24);
 
-static_assert(sizeof(mesh_host) == 104);
+static_assert(sizeof(mesh_event) == 80);
+PIN(mesh_event, struct_size, 0);
+PIN(mesh_event, flags, 4);
+PIN(mesh_event, origin, 8);
+PIN(mesh_event, seq, 24);
+PIN(mesh_event, lamport, 32);
+PIN(mesh_event, wall_ms, 40);
+PIN(mesh_event, topic, 48);
+PIN(mesh_event, payload, 64);
+
+// 1.0 ended after cli_chunk (104 bytes); 1.1 appended the event functions.
+static_assert(sizeof(mesh_host) == 144);
 PIN(mesh_host, struct_size, 0);
 PIN(mesh_host, abi_major, 4);
 PIN(mesh_host, abi_minor, 8);
@@ -59,6 +70,11 @@ PIN(mesh_host, cli_respond, 72);
 PIN(mesh_host, timer_start, 80);
 PIN(mesh_host, timer_cancel, 88);
 PIN(mesh_host, cli_chunk, 96);
+PIN(mesh_host, publish, 104);
+PIN(mesh_host, subscribe, 112);
+PIN(mesh_host, unsubscribe, 120);
+PIN(mesh_host, peers_json, 128);
+PIN(mesh_host, self_json, 136);
 
 static_assert(sizeof(mesh_plugin_descriptor) == 64);
 PIN(mesh_plugin_descriptor, struct_size, 0);
@@ -75,7 +91,9 @@ PIN(mesh_plugin_descriptor, destroy, 56);
 // Fixed-width status codes and levels, never C enums.
 static_assert(std::is_same_v<decltype(mesh_http_request::client_kind), uint32_t>);
 static_assert(MESH_OK == 0 && MESH_E_INTERNAL == -7);
-static_assert(MESH_ABI_MAJOR == 1);
+static_assert(MESH_ABI_MAJOR == 1 && MESH_ABI_MINOR == 1);
+static_assert(std::is_same_v<decltype(mesh_event::flags), uint32_t>);
+static_assert(std::is_standard_layout_v<mesh_event> && std::is_trivial_v<mesh_event>);
 static_assert(std::is_standard_layout_v<mesh_host> && std::is_trivial_v<mesh_host>);
 static_assert(std::is_standard_layout_v<mesh_http_request> && std::is_trivial_v<mesh_http_request>);
 

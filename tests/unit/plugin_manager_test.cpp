@@ -150,7 +150,7 @@ TEST_F(PluginManagerTest, LoadsHelloAndServesRouteVerbAndTimer) {
   EXPECT_EQ(i.state, "running") << i.error;
   EXPECT_TRUE(i.enabled);
   EXPECT_EQ(i.version, "1.0.0");
-  EXPECT_EQ(i.abi, "1.0");
+  EXPECT_EQ(i.abi, "1.1");
   EXPECT_TRUE(fs::is_directory(root_ / "data" / "test-hello"));
   EXPECT_EQ(fs::status(root_ / "data" / "test-hello").permissions() & fs::perms::all,
             fs::perms::owner_all);
@@ -226,9 +226,9 @@ TEST_F(PluginManagerTest, BrokenPluginsAreRefusedWithClearMessages) {
 
   const std::vector<std::pair<std::string, std::string>> expected = {
       {"broken-noentry", "plugin 'broken-noentry': no entry symbol mesh_plugin_entry"},
-      {"broken-major", "plugin 'broken-major': built for ABI 2.0, host is 1.0"},
+      {"broken-major", "plugin 'broken-major': built for ABI 2.0, host is 1.1"},
       {"broken-minor",
-       "plugin 'broken-minor': built for ABI 1.9 which is newer than the host's 1.0"},
+       "plugin 'broken-minor': built for ABI 1.9 which is newer than the host's 1.1"},
       {"broken-create", "plugin 'broken-create': create failed: missing required setting 'token'"},
       {"broken-throws", "plugin 'broken-throws': threw an exception across the ABI in create"},
       {"broken-dup",
@@ -279,10 +279,10 @@ TEST_F(PluginManagerTest, ManifestIsVerified) {
          j.erase(j.find("0000") + 64, 4);
        },
        "test-hello.so does not match its manifest"},
-      {[](std::string& j) { replace(j, "\"abi\": \"1.0\"", "\"abi\": \"2.0\""); },
-       "built for ABI 2.0, host is 1.0"},
-      {[](std::string& j) { replace(j, "\"abi\": \"1.0\"", "\"abi\": \"1.3\""); },
-       "built for ABI 1.3 which is newer than the host's 1.0"},
+      {[](std::string& j) { replace(j, "\"abi\": \"1.1\"", "\"abi\": \"2.0\""); },
+       "built for ABI 2.0, host is 1.1"},
+      {[](std::string& j) { replace(j, "\"abi\": \"1.1\"", "\"abi\": \"1.3\""); },
+       "built for ABI 1.3 which is newer than the host's 1.1"},
       {[](std::string& j) { replace(j, "\"id\": \"test-hello\"", "\"id\": \"other\""); },
        "is for id 'other'"},
       {[](std::string& j) {

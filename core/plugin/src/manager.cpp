@@ -7,6 +7,11 @@
 //  - Plugin callbacks are posted to the Manager's thread pool, and only while the plugin is
 //    active; the post happens under Runtime::mu, so once stop has flipped the phase nothing new
 //    reaches the pool for that plugin. Handlers left in queues see the new phase and bail out.
+//  - Events (ABI 1.1): the bus calls a subscription's closure on its delivery thread; the
+//    closure copies the event, posts the plugin's handler to the pool like any callback, and
+//    blocks until it returns (at most event_handler_timeout) to hand its verdict back to the
+//    bus. Bus methods are never called with Runtime::mu held, because the bus may hold its
+//    own locks while it delivers into us.
 //  - Runtimes are kept until the Manager dies, so a late host call through a stale ctx finds a
 //    stopped plugin and gets MESH_E_STATE. Libraries are never unloaded while the Manager lives.
 #include "mesh/plugin/manager.hpp"
@@ -14,6 +19,7 @@
 #include <dlfcn.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -24,6 +30,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -51,6 +58,11 @@ constexpr std::size_t kMaxResponseHeaders = 100;
 constexpr std::size_t kMaxResponseBody = 64u << 20;
 constexpr std::uint64_t kMaxRouteBody = 1ull << 30;
 constexpr std::uint64_t kMaxTimerMs = 30ull * 24 * 3600 * 1000;
+constexpr std::size_t kMaxSubscriptions = 64;
+constexpr std::size_t kMaxSubscriptionName = 48;
+constexpr std::size_t kMaxTopic = 64;
+constexpr std::size_t kMaxPayload = 64 * 1024;
+constexpr std::size_t kMaxLateVerdicts = 64;  // per subscription
 
 std::string abi_text(std::uint32_t major, std::uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
@@ -123,6 +135,59 @@ bool valid_verb(std::string_view v) {
   return true;
 }
 
+// The gossip topic grammar: [a-z][a-z0-9._-]{0,63}.
+bool valid_topic(std::string_view t) {
+  if (t.empty() || t.size() > kMaxTopic || t[0] < 'a' || t[0] > 'z') return false;
+  for (char c : t)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+// Topics whose events the core itself interprets: a plugin publishing them could forge
+// membership or peer liveness.
+bool reserved_topic(std::string_view t) {
+  for (std::string_view family : {std::string_view("roster"), std::string_view("heartbeat")})
+    if (t == family ||
+        (t.size() > family.size() && t.starts_with(family) && t[family.size()] == '.'))
+      return true;
+  return false;
+}
+
+bool valid_subscription_name(std::string_view n) {
+  if (n.empty() || n.size() > kMaxSubscriptionName) return false;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    char c = n[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              (i > 0 && (c == '.' || c == '_' || c == '-'));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool valid_pattern(std::string_view p) {
+  return p == "*" || valid_topic(p);
+}
+
+int32_t code_of(Errc e) {
+  switch (e) {
+    case Errc::invalid:
+      return MESH_E_INVALID;
+    case Errc::not_found:
+      return MESH_E_NOT_FOUND;
+    case Errc::exists:
+      return MESH_E_EXISTS;
+    case Errc::limit:
+      return MESH_E_LIMIT;
+    case Errc::state:
+      return MESH_E_STATE;
+    case Errc::unsupported:
+      return MESH_E_UNSUPPORTED;
+    default:
+      return MESH_E_INTERNAL;
+  }
+}
+
 bool valid_header_name(std::string_view n) {
   if (n.empty() || n.size() > 256) return false;
   for (char c : n) {
@@ -159,7 +224,50 @@ struct Timer {
   void* user = nullptr;
 };
 
+// One subscription of a plugin. Guarded by its Runtime's mu.
+struct Subscription {
+  std::string name;      // as the plugin named it
+  std::string bus_name;  // the namespaced cursor name on the bus
+  mesh_event_handler fn = nullptr;
+  void* user = nullptr;
+  bool removed = false;    // unsubscribed or plugin stopping: deliveries answer "later"
+  bool in_flight = false;  // a handler call for it is queued or running
+  // Verdicts of handlers that finished after the bus stopped waiting for them: the bus
+  // redelivers that event, and we answer from here instead of running the handler twice.
+  std::deque<std::pair<std::pair<std::string, std::uint64_t>, bool>> late;
+};
+
+// One event handed from the bus's thread to the plugin executor. Owns copies: the bus's
+// borrowed views die when its thread stops waiting.
+struct Delivery {
+  std::string origin, topic, payload;
+  std::uint64_t seq = 0, lamport = 0, wall_ms = 0;
+  std::condition_variable cv;  // with the Runtime's mu
+  bool done = false, ok = false, abandoned = false;
+};
+
 }  // namespace
+
+std::string bus_subscription_name(std::string_view plugin_id, std::string_view name) {
+  std::string full = "plugin." + std::string(plugin_id) + "." + std::string(name);
+  if (full.size() <= kMaxTopic) return full;
+  // FNV-1a 64 is stable across builds and platforms (std::hash is not): the cursor must keep
+  // its name across upgrades. The '/' separates id and name unambiguously.
+  std::uint64_t h = 14695981039346656037ull;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(plugin_id);
+  mix("/");
+  mix(name);
+  static const char hex[] = "0123456789abcdef";
+  std::string out = "plugin.";
+  for (int shift = 60; shift >= 0; shift -= 4) out += hex[(h >> shift) & 0xf];
+  return out;
+}
 
 // One loaded plugin: its host table (ctx points here), registrations and calls in flight.
 struct Runtime : std::enable_shared_from_this<Runtime> {
@@ -179,6 +287,8 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
   std::atomic<std::uint64_t>& ids;
   std::shared_ptr<http::Router> router;
   std::shared_ptr<control::Registry> registry;
+  std::shared_ptr<EventBus> bus;  // may be null
+  std::chrono::milliseconds event_timeout{10'000};
 
   mesh_host host{};
   const mesh_plugin_descriptor* desc = nullptr;
@@ -195,8 +305,9 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
   std::map<std::uint64_t, std::shared_ptr<Timer>> timers;
   std::map<std::uint64_t, http::Responder> http_calls;
   std::map<std::uint64_t, std::shared_ptr<CliCall>> cli_calls;
-  std::size_t queued = 0;   // posted to the pool, not started
-  std::size_t running = 0;  // plugin callbacks executing now
+  std::map<std::string, std::shared_ptr<Subscription>> subs;  // by the plugin's name
+  std::size_t queued = 0;                                     // posted to the pool, not started
+  std::size_t running = 0;                                    // plugin callbacks executing now
 
   static Runtime* self(void* ctx) { return static_cast<Runtime*>(ctx); }
 
@@ -398,6 +509,73 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       arm_locked(t);
     else
       timers.erase(t->id);
+  }
+
+  // ---- events ----
+
+  // Called by the bus on its delivery thread. Blocks until the plugin's handler has run on the
+  // executor (or event_timeout passed) and returns its verdict: true = handled.
+  bool deliver_event(const std::shared_ptr<Subscription>& sub, const BusEvent& ev) {
+    std::unique_lock lock(mu);
+    // "Later" keeps the event for redelivery: a stopped plugin resumes from its cursor.
+    if (phase != Phase::active || sub->removed || sub->in_flight) return false;
+    if (ev.seq != 0) {
+      auto key = std::make_pair(ev.origin_id, ev.seq);
+      auto it = std::find_if(sub->late.begin(), sub->late.end(),
+                             [&](const auto& entry) { return entry.first == key; });
+      if (it != sub->late.end()) {
+        bool ok = it->second;
+        sub->late.erase(it);
+        if (ok) return true;
+      }
+    }
+    if (load_locked() >= kMaxPendingCalls) return false;
+    auto d = std::make_shared<Delivery>();
+    d->origin = ev.origin_id;
+    d->topic = ev.topic;
+    d->payload.assign(ev.payload);
+    d->seq = ev.seq;
+    d->lamport = ev.lamport;
+    d->wall_ms = ev.wall_ms;
+    ++queued;
+    sub->in_flight = true;
+    asio::post(pool, [self = shared_from_this(), sub, d] { self->run_event(sub, d); });
+    if (d->cv.wait_for(lock, event_timeout, [&] { return d->done; })) return d->ok;
+    d->abandoned = true;
+    log(spdlog::level::warn,
+        fmt::format("event handler of subscription '{}' still runs after {} ms; the event ({} "
+                    "#{}) will be offered again",
+                    sub->name, event_timeout.count(), d->topic, d->seq));
+    return false;
+  }
+
+  void run_event(const std::shared_ptr<Subscription>& sub, const std::shared_ptr<Delivery>& d) {
+    mesh_event ev{};
+    ev.struct_size = sizeof ev;
+    ev.flags = d->seq == 0 ? MESH_EVENT_EPHEMERAL : 0u;
+    ev.origin = as_str(d->origin);
+    ev.seq = d->seq;
+    ev.lamport = d->lamport;
+    ev.wall_ms = d->wall_ms;
+    ev.topic = as_str(d->topic);
+    ev.payload = as_str(d->payload);
+    bool handled = false;
+    Ran ran = run_callback("an event handler", [&] {
+      {
+        std::lock_guard lock(mu);
+        if (sub->removed) return;  // unsubscribed while queued: not handled
+      }
+      handled = sub->fn(sub->user, &ev) == MESH_OK;
+    });
+    std::lock_guard lock(mu);
+    sub->in_flight = false;
+    d->done = true;
+    d->ok = ran == Ran::ok && handled;
+    if (d->abandoned && d->ok && d->seq != 0) {
+      if (sub->late.size() >= kMaxLateVerdicts) sub->late.pop_front();
+      sub->late.emplace_back(std::make_pair(d->origin, d->seq), true);
+    }
+    d->cv.notify_all();
   }
 
   // ---- the host table ----
@@ -658,6 +836,141 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
     }
   }
 
+  static int32_t h_publish(void* ctx, mesh_str topic, mesh_str payload, uint64_t* seq_out,
+                           char* err, size_t err_cap) {
+    try {
+      auto* p = self(ctx);
+      if (seq_out) *seq_out = 0;
+      auto t = as_view(topic);
+      if (!valid_topic(t))
+        return set_err(err, err_cap, "invalid topic (expected [a-z][a-z0-9._-]{0,63})"),
+               MESH_E_INVALID;
+      if (reserved_topic(t))
+        return set_err(err, err_cap, "topic '" + std::string(t) + "' is reserved to the daemon"),
+               MESH_E_INVALID;
+      if (payload.len > kMaxPayload)
+        return set_err(err, err_cap, "payload is larger than 64 KiB"), MESH_E_LIMIT;
+      if (payload.len && !payload.ptr) return set_err(err, err_cap, "null payload"), MESH_E_INVALID;
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return set_err(err, err_cap, "plugin is stopped"), MESH_E_STATE;
+      }
+      if (!p->bus)
+        return set_err(err, err_cap, "this daemon runs without an event bus"), MESH_E_UNSUPPORTED;
+      auto r = p->bus->publish(t, as_view(payload));
+      if (!r) return set_err(err, err_cap, r.error().message), code_of(r.error().code);
+      if (seq_out) *seq_out = *r;
+      return MESH_OK;
+    } catch (const std::exception& e) {
+      set_err(err, err_cap, e.what());
+      return MESH_E_INTERNAL;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_subscribe(void* ctx, mesh_str name, mesh_str pattern, mesh_event_handler handler,
+                             void* user, char* err, size_t err_cap) {
+    try {
+      auto* p = self(ctx);
+      std::string n(as_view(name)), pat(as_view(pattern));
+      if (!handler) return set_err(err, err_cap, "no handler"), MESH_E_INVALID;
+      if (!valid_subscription_name(n))
+        return set_err(err, err_cap,
+                       "invalid subscription name (expected [a-z0-9][a-z0-9._-]{0,47})"),
+               MESH_E_INVALID;
+      if (!valid_pattern(pat))
+        return set_err(err, err_cap,
+                       "invalid topic pattern (a topic, which also matches its subtopics, or *)"),
+               MESH_E_INVALID;
+      if (!p->bus)
+        return set_err(err, err_cap, "this daemon runs without an event bus"), MESH_E_UNSUPPORTED;
+      auto sub = std::make_shared<Subscription>();
+      sub->name = n;
+      sub->bus_name = bus_subscription_name(p->id, n);
+      sub->fn = handler;
+      sub->user = user;
+      {
+        std::lock_guard lock(p->mu);
+        if (p->phase != Phase::active)
+          return set_err(err, err_cap, "plugin is stopping"), MESH_E_STATE;
+        if (p->subs.count(n))
+          return set_err(err, err_cap, "subscription '" + n + "' exists"), MESH_E_EXISTS;
+        if (p->subs.size() >= kMaxSubscriptions)
+          return set_err(err, err_cap, "too many subscriptions (at most 64)"), MESH_E_LIMIT;
+        p->subs.emplace(n, sub);  // reserved before the bus knows it: deliveries may come at once
+      }
+      std::weak_ptr<Runtime> weak = p->weak_from_this();
+      auto st = p->bus->subscribe(sub->bus_name, pat, [weak, sub](const BusEvent& ev) {
+        auto rt = weak.lock();
+        return rt && rt->deliver_event(sub, ev);
+      });
+      bool gone = false;
+      {
+        std::lock_guard lock(p->mu);
+        if (!st) {
+          auto it = p->subs.find(n);
+          if (it != p->subs.end() && it->second == sub) p->subs.erase(it);
+          sub->removed = true;
+          set_err(err, err_cap, st.error().message);
+          return code_of(st.error().code);
+        }
+        gone = sub->removed;
+      }
+      // Stopped (or unsubscribed) while the bus was subscribing: undo, the quiesce missed it.
+      if (gone) {
+        p->bus->unsubscribe(sub->bus_name);
+        return set_err(err, err_cap, "plugin is stopping"), MESH_E_STATE;
+      }
+      return MESH_OK;
+    } catch (const std::exception& e) {
+      set_err(err, err_cap, e.what());
+      return MESH_E_INTERNAL;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_unsubscribe(void* ctx, mesh_str name) {
+    try {
+      auto* p = self(ctx);
+      std::shared_ptr<Subscription> sub;
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return MESH_E_STATE;
+        auto it = p->subs.find(std::string(as_view(name)));
+        if (it == p->subs.end()) return MESH_E_NOT_FOUND;
+        sub = std::move(it->second);
+        p->subs.erase(it);
+        sub->removed = true;
+      }
+      if (p->bus) p->bus->unsubscribe(sub->bus_name);
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t bus_json(void* ctx, char* buf, size_t cap, size_t* needed, bool peers) {
+    try {
+      auto* p = self(ctx);
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return MESH_E_STATE;
+      }
+      if (!p->bus) return MESH_E_UNSUPPORTED;
+      return copy_out(peers ? p->bus->peers_json() : p->bus->self_json(), buf, cap, needed);
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+  static int32_t h_peers_json(void* ctx, char* buf, size_t cap, size_t* needed) {
+    return bus_json(ctx, buf, cap, needed, true);
+  }
+  static int32_t h_self_json(void* ctx, char* buf, size_t cap, size_t* needed) {
+    return bus_json(ctx, buf, cap, needed, false);
+  }
+
   void init_host_table() {
     host = mesh_host{};
     host.struct_size = sizeof(mesh_host);
@@ -674,18 +987,27 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
     host.timer_start = &h_timer_start;
     host.timer_cancel = &h_timer_cancel;
     host.cli_chunk = &h_cli_chunk;
+    host.publish = &h_publish;
+    host.subscribe = &h_subscribe;
+    host.unsubscribe = &h_unsubscribe;
+    host.peers_json = &h_peers_json;
+    host.self_json = &h_self_json;
   }
 
-  // Takes the plugin off the routes, verbs and timers, waits for its running callbacks and
-  // answers its pending calls. Afterwards only log/respond/cancel work until `stopped`.
+  // Takes the plugin off the routes, verbs, timers and bus, waits for its running callbacks
+  // and answers its pending calls. Afterwards only log/respond/cancel/publish work until
+  // `stopped`.
   void quiesce() {
     std::vector<http::RouteId> rs;
     std::vector<std::string> vs;
+    std::map<std::string, std::shared_ptr<Subscription>> ss;
     {
       std::lock_guard lock(mu);
       phase = Phase::stopping;
       rs.swap(routes);
       vs.swap(verbs);
+      ss.swap(subs);
+      for (auto& [name, sub] : ss) sub->removed = true;
       for (auto& [tid, t] : timers) {
         t->cancelled = true;
         t->timer.cancel();
@@ -696,6 +1018,9 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       if (router) router->remove(r);
     for (const auto& v : vs)
       if (registry) registry->remove(v);
+    // Deliveries already in the bus see `stopping` and answer "later": the cursors stay put.
+    for (const auto& [name, sub] : ss)
+      if (bus) bus->unsubscribe(sub->bus_name);
 
     {
       std::unique_lock lock(mu);
@@ -924,6 +1249,8 @@ struct Manager::Impl {
     rt->version = desc_version;
     rt->data_dir = std::filesystem::absolute(dir).string();
     rt->settings = settings_for(id, cfg);
+    rt->bus = svc.bus;
+    rt->event_timeout = svc.event_handler_timeout;
     rt->init_host_table();
     graveyard.push_back(rt);
 

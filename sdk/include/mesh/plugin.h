@@ -1,7 +1,9 @@
 /*
  * mesh/plugin.h — the stable C ABI between the mesh daemon and its plugins.
  *
- * ABI 1.0. Pure C99, no link dependencies: a plugin links against nothing from the daemon.
+ * ABI 1.1. Pure C99, no link dependencies: a plugin links against nothing from the daemon.
+ * 1.1 added events: mesh_event, mesh_event_handler and, at the end of mesh_host, publish,
+ * subscribe, unsubscribe, peers_json and self_json.
  *
  * Rules (docs/plugin-sdk.md explains them with examples):
  *
@@ -20,7 +22,7 @@
  *             of at most err_cap bytes into that caller-owned buffer on failure.
  *             C++ exceptions must never cross the boundary (mesh/plugin.hpp adds a barrier).
  *  Threads    Host functions are thread-safe and never call back into the plugin
- *             synchronously. Plugin callbacks (HTTP handlers, CLI verbs, timers) run on the
+ *             synchronously. Plugin callbacks (HTTP handlers, CLI verbs, timers, events) run on the
  *             host's plugin executor, never on I/O threads, and may block briefly; answer long
  *             work asynchronously with the *_respond functions from any thread.
  *  Lifecycle  create -> start -> ... -> stop -> destroy. After stop() returns the plugin makes
@@ -39,7 +41,7 @@ extern "C" {
 #endif
 
 #define MESH_ABI_MAJOR 1
-#define MESH_ABI_MINOR 0
+#define MESH_ABI_MINOR 1
 
 /* Size of the error buffers the host hands to plugins (and expects from them). */
 #define MESH_ERR_CAP 256
@@ -117,9 +119,27 @@ typedef struct mesh_cli_request {
   size_t argc;
 } mesh_cli_request;
 
+/* ABI 1.1: one gossip event, borrowed for the duration of the handler call. */
+#define MESH_EVENT_EPHEMERAL 1u /* a live-only topic: never stored, seq is 0, no redelivery */
+
+typedef struct mesh_event {
+  uint32_t struct_size;
+  uint32_t flags;   /* MESH_EVENT_* */
+  mesh_str origin;  /* the publishing node, "mesh:..." */
+  uint64_t seq;     /* per-origin sequence number, from 1; 0 for ephemeral events */
+  uint64_t lamport; /* Lamport clock at publication */
+  uint64_t wall_ms; /* the origin's wall clock at publication, ms since the Unix epoch */
+  mesh_str topic;
+  mesh_str payload; /* at most 64 KiB */
+} mesh_event;
+
 typedef void (*mesh_http_handler)(void* user, const mesh_http_request* request);
 typedef void (*mesh_cli_handler)(void* user, const mesh_cli_request* request);
 typedef void (*mesh_timer_fn)(void* user, uint64_t timer_id);
+/* Returns MESH_OK (0) when the event is handled (the subscription's cursor moves past it);
+   anything else, e.g. MESH_EVENT_RETRY, has the host deliver the same event again later. */
+#define MESH_EVENT_RETRY 1
+typedef int32_t (*mesh_event_handler)(void* user, const mesh_event* event);
 
 /* The services the host offers. Passed to create(); valid until destroy() returns. */
 typedef struct mesh_host {
@@ -159,7 +179,35 @@ typedef struct mesh_host {
      MESH_E_NOT_FOUND once the call has been answered or the client has gone away: a
      following handler stops then (and still calls cli_respond, which is harmless). */
   int32_t (*cli_chunk)(void* ctx, uint64_t call_id, mesh_str text);
-  /* ABI 1.1 and later append here. */
+
+  /* ---- ABI 1.1: events. Check MESH_HAS_FIELD(host, mesh_host, publish) before use. ---- */
+
+  /* Publishes an event from this node. topic: [a-z][a-z0-9._-]{0,63}; payload: at most 64 KiB.
+     Stored topics are appended to this node's signed feed and replicated to every member; *seq_out
+     (may be NULL) receives the event's seq. Ephemeral topics ("heartbeat", "presence", anything
+     ending in ".live") reach live links only and *seq_out is 0. The "roster" and "heartbeat"
+     topic families are reserved to the daemon (MESH_E_INVALID). MESH_E_UNSUPPORTED if this
+     daemon runs without gossip. Allowed until stop() returns. */
+  int32_t (*publish)(void* ctx, mesh_str topic, mesh_str payload, uint64_t* seq_out, char* err,
+                     size_t err_cap);
+  /* Delivers every event whose topic matches topic_pattern to handler, on the plugin executor.
+     The pattern "ci" matches "ci" and "ci.<anything>"; "*" matches every topic. `name`
+     ([a-z0-9][a-z0-9._-]{0,47}, unique within the plugin) names a persisted cursor: stored
+     events reach the handler exactly once per node, in per-origin seq order, across restarts,
+     including events published while the plugin was not running. A handler that returns
+     non-zero gets the same event again later. At most 64 subscriptions per plugin. */
+  int32_t (*subscribe)(void* ctx, mesh_str name, mesh_str topic_pattern, mesh_event_handler handler,
+                       void* user, char* err, size_t err_cap);
+  /* Detaches a subscription; its cursor is kept, so subscribing again under the same name
+     resumes where it stopped. A handler already running may finish. MESH_E_NOT_FOUND if none. */
+  int32_t (*unsubscribe)(void* ctx, mesh_str name);
+  /* The other members as a JSON array, the shape of `mesh peers --json`:
+     [{"name":..,"id":"mesh:..","state":"up"|"down","addresses":[..],"last_seen_ms":..}].
+     Copy semantics as config_json. */
+  int32_t (*peers_json)(void* ctx, char* buf, size_t cap, size_t* needed);
+  /* This node as a JSON object: {"name":..,"id":"mesh:.."}. Copy semantics as config_json. */
+  int32_t (*self_json)(void* ctx, char* buf, size_t cap, size_t* needed);
+  /* Later minors append here. */
 } mesh_host;
 
 typedef struct mesh_plugin_descriptor {

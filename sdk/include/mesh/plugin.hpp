@@ -14,12 +14,15 @@
 //  - an exception barrier on every entry point and callback trampoline: an exception from
 //    your code becomes MESH_E_INTERNAL plus its message (create/start), a 500 answer (HTTP
 //    handlers) or exit code 1 (CLI handlers), and a log line; nothing ever unwinds into the host;
+//  - the same barrier on event handlers (ABI 1.1): an exception means "not handled", so the
+//    event is delivered again later;
 //  - std::string/std::function conveniences, with the handler objects owned by the plugin
 //    instance, so the `user` pointers handed to the host stay valid until destroy().
 //
 // Lifecycle mapping: create() constructs your class (default constructor, host not yet
 // usable), then binds the host; start() -> start(); stop() -> stop(); destroy() -> delete.
-// Register routes, verbs and timers in start(). Throwing from start() fails the plugin.
+// Register routes, verbs, timers and subscriptions in start(). Throwing from start() fails the
+// plugin.
 #ifndef MESH_PLUGIN_HPP
 #define MESH_PLUGIN_HPP
 
@@ -148,8 +151,49 @@ class Host {
     return h_->timer_cancel(h_->ctx, timer_id);
   }
 
+  // ---- ABI 1.1: events ----
+
+  // True if the host table has the 1.1 event functions (publish ... self_json).
+  bool has_events() const noexcept {
+    return h_ && MESH_HAS_FIELD(h_, mesh_host, self_json) && h_->publish && h_->subscribe;
+  }
+
+  // Publishes an event. MESH_OK and *seq (0 for an ephemeral topic), or an error code and the
+  // host's message in *error when given. Plugin::publish() is the throwing variant.
+  int32_t publish(std::string_view topic, std::string_view payload, uint64_t* seq = nullptr,
+                  std::string* error = nullptr) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, publish) || !h_->publish) {
+      note(error, "the host does not offer publish (ABI 1.1)");
+      return MESH_E_UNSUPPORTED;
+    }
+    char err[MESH_ERR_CAP] = {0};
+    uint64_t s = 0;
+    int32_t rc = h_->publish(h_->ctx, view(topic), view(payload), &s, err, sizeof err);
+    if (seq) *seq = rc == MESH_OK ? s : 0;
+    if (rc != MESH_OK) note(error, err);
+    return rc;
+  }
+
+  int32_t unsubscribe(std::string_view name) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, unsubscribe) || !h_->unsubscribe)
+      return MESH_E_UNSUPPORTED;
+    return h_->unsubscribe(h_->ctx, view(name));
+  }
+
+  // The other members as a JSON array (the shape of `mesh peers --json`), and this node as
+  // {"name","id"}. Throw Error when the host has no gossip (MESH_E_UNSUPPORTED).
+  std::string peers_json() const { return copy_out(has_events() ? h_->peers_json : nullptr); }
+  std::string self_json() const { return copy_out(has_events() ? h_->self_json : nullptr); }
+
  private:
   using CopyFn = int32_t (*)(void*, char*, size_t, size_t*);
+  static void note(std::string* out, const char* what) noexcept {
+    if (!out) return;
+    try {
+      *out = what;
+    } catch (...) {
+    }
+  }
   bool has_config() const noexcept { return h_ && MESH_HAS_FIELD(h_, mesh_host, config_json); }
   bool has_data_dir() const noexcept { return h_ && MESH_HAS_FIELD(h_, mesh_host, data_dir); }
 
@@ -240,9 +284,30 @@ class CliRequest {
   std::vector<std::string_view> args_;
 };
 
+// An event delivered to a subscription (ABI 1.1), valid for the duration of the handler: copy
+// what you keep.
+class Event {
+ public:
+  explicit Event(const mesh_event* e) noexcept : e_(e) {}
+
+  std::string_view origin() const noexcept { return view(e_->origin); }  // "mesh:..."
+  uint64_t seq() const noexcept { return e_->seq; }                      // 0 if ephemeral
+  uint64_t lamport() const noexcept { return e_->lamport; }
+  uint64_t wall_ms() const noexcept { return e_->wall_ms; }
+  std::string_view topic() const noexcept { return view(e_->topic); }
+  std::string_view payload() const noexcept { return view(e_->payload); }
+  bool ephemeral() const noexcept { return (e_->flags & MESH_EVENT_EPHEMERAL) != 0; }
+  const mesh_event* raw() const noexcept { return e_; }
+
+ private:
+  const mesh_event* e_;
+};
+
 using HttpHandler = std::function<void(const HttpRequest&)>;
 using CliHandler = std::function<void(const CliRequest&)>;
 using TimerHandler = std::function<void()>;
+// Returns true when the event is handled; false (or a throw) has it delivered again later.
+using EventHandler = std::function<bool(const Event&)>;
 
 namespace detail {
 template <typename T>
@@ -259,7 +324,8 @@ class Plugin {
 
   // Throw (anything) to fail; the message reaches `mesh plugins`.
   virtual void start() {}
-  // The host has already removed routes, verbs and timers and waited for running callbacks.
+  // The host has already removed routes, verbs, timers and subscriptions and waited for
+  // running callbacks.
   virtual void stop() {}
 
   const Host& host() const noexcept { return host_; }
@@ -303,6 +369,34 @@ class Plugin {
   }
   // After this returns no new run starts (one may still be running on another thread).
   int32_t cancel_timer(uint64_t id) noexcept { return host_.timer_cancel(id); }
+
+  // ABI 1.1. Publishes an event; returns its seq (0 for an ephemeral topic). Throws Error when
+  // the host refuses (bad topic, payload over 64 KiB, no gossip: MESH_E_UNSUPPORTED).
+  uint64_t publish(std::string_view topic, std::string_view payload) {
+    uint64_t seq = 0;
+    std::string err;
+    int32_t rc = host_.publish(topic, payload, &seq, &err);
+    if (rc != MESH_OK) fail(rc, "publish " + std::string(topic), err.c_str());
+    return seq;
+  }
+
+  // ABI 1.1. Delivers events matching `pattern` ("ci" = "ci" and "ci.*"; "*" = all) to
+  // handler on the plugin executor, exactly once per node through the persisted cursor `name`.
+  // Throws Error when the host refuses; Error::code() is MESH_E_UNSUPPORTED on a host without
+  // events (an older daemon, or one without gossip), which a plugin may tolerate.
+  void subscribe(std::string_view name, std::string_view pattern, EventHandler handler) {
+    require(
+        host_.raw() && MESH_HAS_FIELD(host_.raw(), mesh_host, subscribe) && host_.raw()->subscribe,
+        "subscribe (ABI 1.1)");
+    auto& slot = emplace(events_, Slot<EventHandler>{this, std::move(handler)});
+    char err[MESH_ERR_CAP] = {0};
+    const mesh_host* h = host_.raw();
+    int32_t rc =
+        h->subscribe(h->ctx, view(name), view(pattern), &event_tramp, &slot, err, sizeof err);
+    if (rc != MESH_OK) fail(rc, "subscribe " + std::string(name), err);
+  }
+  // The cursor stays; a handler already running may finish. Handler objects live until destroy.
+  int32_t unsubscribe(std::string_view name) noexcept { return host_.unsubscribe(name); }
 
  private:
   template <typename T>
@@ -388,6 +482,19 @@ class Plugin {
                      std::string_view(buf, n < 0 ? 0 : std::min<size_t>(n, sizeof buf - 1)));
   }
 
+  static int32_t event_tramp(void* user, const mesh_event* ev) noexcept {
+    auto* slot = static_cast<Slot<EventHandler>*>(user);
+    if (!slot || !ev || !MESH_HAS_FIELD(ev, mesh_event, payload)) return MESH_E_INVALID;
+    try {
+      return slot->fn(Event(ev)) ? MESH_OK : MESH_EVENT_RETRY;
+    } catch (const std::exception& e) {
+      slot->self->report("event handler", e.what());
+    } catch (...) {
+      slot->self->report("event handler", "unknown exception");
+    }
+    return MESH_E_INTERNAL;  // not handled: delivered again later
+  }
+
   static void timer_tramp(void* user, uint64_t) noexcept {
     auto* slot = static_cast<TimerSlot*>(user);
     if (!slot) return;
@@ -411,6 +518,7 @@ class Plugin {
   std::list<Slot<HttpHandler>> http_;
   std::list<Slot<CliHandler>> cli_;
   std::list<TimerSlot> timers_;
+  std::list<Slot<EventHandler>> events_;
 };
 
 namespace detail {

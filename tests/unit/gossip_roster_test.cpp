@@ -121,10 +121,9 @@ TEST(GossipRoster, NonMemberAdmitsCountForNothing) {
 TEST(GossipRoster, RemovalTombstones) {
   Signer a, b, c, d;
   std::vector<Event> base{admit(a, 1, b), admit(b, 2, a), admit(a, 3, c), admit(c, 4, a)};
-  std::vector<Event> later{remove(a, 10, c),
-                           admit(c, 11, d),    // after its removal: ignored
-                           remove(c, 12, b),   // ditto
-                           remove(b, 13, b)};  // a key cannot remove itself
+  std::vector<Event> later{remove(a, 10, c), admit(c, 11, d),  // after its removal: ignored
+                           remove(c, 12, b),                   // ditto
+                           remove(b, 13, b)};                  // a key cannot remove itself
   for (const Signer* self : {&a, &b}) {
     Roster r(self->key());
     r.apply(base);
@@ -164,7 +163,7 @@ TEST(GossipRoster, RemovedMembersEarlierAdmitsStand) {
   Signer a, b, c;
   Roster r(a.key());
   r.apply(admit(a, 1, b));
-  r.apply(admit(b, 2, c));   // before b's removal: stands
+  r.apply(admit(b, 2, c));  // before b's removal: stands
   r.apply(remove(a, 3, b));
   EXPECT_FALSE(r.is_member(b.key()));
   EXPECT_TRUE(r.is_member(c.key()));

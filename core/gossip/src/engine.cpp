@@ -19,9 +19,9 @@ namespace mesh::gossip {
 namespace {
 
 constexpr std::size_t kMaxLinks = 4096;
-constexpr std::size_t kLiveQueueCap = 1024;      // ephemeral events waiting for subscribers
-constexpr std::size_t kRecentLiveCap = 8192;     // (origin, seq) of ephemeral events seen
-constexpr std::size_t kRoundBytes = 4 << 20;     // per link per anti-entropy round
+constexpr std::size_t kLiveQueueCap = 1024;   // ephemeral events waiting for subscribers
+constexpr std::size_t kRecentLiveCap = 8192;  // (origin, seq) of ephemeral events seen
+constexpr std::size_t kRoundBytes = 4 << 20;  // per link per anti-entropy round
 constexpr std::size_t kDeliverBatch = 256;
 constexpr std::size_t kMaxHeartbeatKept = 4096;  // bytes of a peer's heartbeat we keep
 constexpr std::size_t kMaxSeen = kMaxFeeds;
@@ -172,7 +172,8 @@ class EngineImpl final : public Engine {
       {
         std::lock_guard lock(mu_);
         if (last_heartbeat_ms_ == 0 ||
-            t >= last_heartbeat_ms_ + static_cast<std::uint64_t>(opts_.heartbeat_interval.count())) {
+            t >=
+                last_heartbeat_ms_ + static_cast<std::uint64_t>(opts_.heartbeat_interval.count())) {
           beat = true;
           last_heartbeat_ms_ = t;
         }
@@ -291,22 +292,18 @@ class EngineImpl final : public Engine {
       stopped_ = true;
     }
     cv_.notify_all();
-    if (thread_.joinable()) {
-      if (std::this_thread::get_id() == thread_.get_id()) {
-        thread_.detach();  // stop() from a callback: the loop exits when the callback returns
-      } else {
-        thread_.join();
-      }
-    }
+    // From a callback on the delivery thread the loop ends when the callback returns; the
+    // destructor (on another thread) joins it.
+    if (thread_.joinable() && std::this_thread::get_id() != thread_.get_id()) thread_.join();
   }
 
  private:
   struct Link {
-    SendPtr send;              // null until link_up (a hello may arrive first)
-    VersionVector their_vv;    // what the peer has, as far as we know
+    SendPtr send;            // null until link_up (a hello may arrive first)
+    VersionVector their_vv;  // what the peer has, as far as we know
     bool have_vv = false;
-    bool pending = false;      // an anti-entropy round is unfinished (budget or backpressure)
-    bool pushing = false;      // a round is running on some thread
+    bool pending = false;  // an anti-entropy round is unfinished (budget or backpressure)
+    bool pushing = false;  // a round is running on some thread
   };
   struct Seen {
     std::uint64_t last_seen_ms = 0;

@@ -18,7 +18,9 @@ bool valid_name(std::string_view name) {
          });
 }
 
-bool valid_event_size(std::size_t n) { return n >= kMinEventSize && n <= kMaxEventSize; }
+bool valid_event_size(std::size_t n) {
+  return n >= kMinEventSize && n <= kMaxEventSize;
+}
 
 bool write_vv(wire::Writer& w, const VersionVector& vv) {
   std::size_t n = 0;
@@ -101,7 +103,8 @@ std::string encode_link(const LinkMessage& message) {
 
 Result<LinkMessage> decode_link(std::string_view message) {
   if (message.size() > kMaxLinkMessage) {
-    return make_error(Errc::limit, "link message over " + std::to_string(kMaxLinkMessage) + " bytes");
+    return make_error(Errc::limit,
+                      "link message over " + std::to_string(kMaxLinkMessage) + " bytes");
   }
   wire::Reader r(as_bytes(message));
   std::uint8_t type = 0;

@@ -29,7 +29,9 @@ std::string_view kind_name(RosterOp::Kind k) {
   return "admit";
 }
 
-Error bad_op(std::string what) { return make_error(Errc::invalid, "malformed roster op: " + what); }
+Error bad_op(std::string what) {
+  return make_error(Errc::invalid, "malformed roster op: " + what);
+}
 
 Result<std::vector<std::string>> get_addresses(const json::object& o) {
   std::vector<std::string> out;
@@ -127,7 +129,8 @@ State derive(const PublicKey& self, const std::vector<const Op*>& ops) {
     if (key != self && cut.count(key)) continue;
     Member m;
     m.key = key;
-    if (auto a = max_admit.find(key); a != max_admit.end()) m.since_lamport = std::get<0>(a->second);
+    if (auto a = max_admit.find(key); a != max_admit.end())
+      m.since_lamport = std::get<0>(a->second);
     s.members.emplace(key, std::move(m));
   }
   // Names and addresses: last writer wins by order; ops are sorted, so later ones overwrite.
@@ -278,7 +281,9 @@ Roster::Roster(PublicKey self) : impl_(std::make_shared<Impl>()) {
   impl_->recompute();
 }
 
-bool Roster::apply(const Event& event) { return apply(std::span<const Event>(&event, 1)); }
+bool Roster::apply(const Event& event) {
+  return apply(std::span<const Event>(&event, 1));
+}
 
 bool Roster::apply(std::span<const Event> events) {
   std::lock_guard lock(impl_->apply_mu);

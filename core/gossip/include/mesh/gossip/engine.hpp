@@ -25,10 +25,10 @@ bool is_ephemeral_topic(std::string_view topic);  // "heartbeat", "presence", "*
 
 struct PeerState {
   Member member;
-  bool up = false;           // heard from within the last 15 s
-  bool linked = false;       // a link is attached right now
+  bool up = false;      // heard from within the last 15 s
+  bool linked = false;  // a link is attached right now
   std::uint64_t last_seen_ms = 0;
-  std::string heartbeat;     // the last heartbeat payload (JSON), empty if none
+  std::string heartbeat;  // the last heartbeat payload (JSON), empty if none
 };
 
 // Sends one link message; false when the link is closed or its queue is full (the engine then
@@ -36,7 +36,7 @@ struct PeerState {
 using LinkSend = std::function<bool(std::string message)>;
 
 struct EngineOptions {
-  std::filesystem::path root;          // feeds live in <root>/feeds
+  std::filesystem::path root;  // feeds live in <root>/feeds
   const identity::Identity* self = nullptr;
   std::string self_name;
   std::function<std::uint64_t()> now_ms;  // wall clock; injectable for tests
@@ -66,19 +66,23 @@ class Engine {
 
   // Stored events matching `topic_pattern` reach `handler` exactly once per node, in per-origin
   // seq order, through the persisted cursor `name`, on the engine's delivery thread; ephemeral
-  // events reach it live. Returning false retries the event later.
+  // events reach it live (a bounded queue, oldest dropped first; the handler's result is
+  // ignored for them). Patterns as topic_matches: "ci" also matches "ci.live". Returning false
+  // for a stored event retries it about a second later. Errc::exists for a taken name.
   using Handler = std::function<bool(const Event&)>;
   virtual Status subscribe(std::string name, std::string topic_pattern, Handler handler) = 0;
   virtual void unsubscribe(const std::string& name) = 0;
 
   virtual const Roster& roster() const = 0;
   virtual std::vector<PeerState> peers() const = 0;  // members other than self
-  // Rejected inputs per reason ("bad_signature", "not_member", ...).
+  // Rejected inputs per reason ("bad_signature", "not_member", ...; see RejectReason), plus
+  // "live_dropped": ephemeral events dropped because subscribers fell behind.
   virtual std::map<std::string, std::uint64_t> rejected() const = 0;
   // Called (on the engine's thread) after the roster changed: dial new members, drop removed.
   virtual void on_roster_change(std::function<void()> callback) = 0;
 
-  // Stops the delivery thread; no callbacks after this returns.
+  // Stops the delivery thread; no callbacks after this returns (unless called from a callback:
+  // then that callback is the last). on_message and publish keep working (no delivery).
   virtual void stop() = 0;
 };
 

@@ -3,9 +3,9 @@
 
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,7 +63,7 @@ class Roster {
   // A live tombstone for key. Self can be removed by others (is_removed) and still be a member
   // in its own view (is_member(self) is always true).
   bool is_removed(const PublicKey& key) const;
-  std::vector<Member> members() const;  // including self
+  std::vector<Member> members() const;                     // including self
   std::optional<Member> find(const PublicKey& key) const;  // members only
   // An exact name (only if one member has it), a full `mesh:` id, or a unique id prefix of at
   // least 4 characters (with or without "mesh:").

@@ -47,6 +47,7 @@ struct Command {
 };
 
 std::vector<Command> node_commands();
+std::vector<Command> team_commands();
 
 // The node id from <root>/keys/node.key (no daemon needed).
 Result<std::string> identity_of(const std::filesystem::path& root);

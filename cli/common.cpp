@@ -15,7 +15,9 @@ int error(const std::string& message, int code) {
   return code;
 }
 
-void print_json(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
+void print_json(const json::value& v) {
+  std::cout << json::serialize(v) << "\n";
+}
 
 bool call_daemon(const Globals& g, const std::string& verb, const std::vector<std::string>& args,
                  bool json_out, control::Reply* reply, int* exit_code,

@@ -53,7 +53,8 @@ int help(const Globals& g, const std::vector<Command>& cmds, const std::vector<s
         if (str(v, "owner") == "core") continue;
         p.add({"  " + str(v, "verb"), str(v, "summary") + " [" + str(v, "owner") + "]"});
       }
-      if (!p.empty()) std::cout << "\nFrom plugins:\n" << p.render().substr(p.render().find('\n') + 1);
+      if (!p.empty())
+        std::cout << "\nFrom plugins:\n" << p.render().substr(p.render().find('\n') + 1);
     }
   } else {
     std::cout << "\n(start the daemon to see the commands its plugins add)\n";
@@ -104,8 +105,7 @@ int run(int argc, char** argv) {
       want_help = true;
     } else if (a == "--version" || a == "-V") {
       if (rest.empty()) {
-        std::cout << (g.json ? "{\"version\":\"" MESH_VERSION "\"}" : "mesh " MESH_VERSION)
-                  << "\n";
+        std::cout << (g.json ? "{\"version\":\"" MESH_VERSION "\"}" : "mesh " MESH_VERSION) << "\n";
         return kOk;
       }
       rest.push_back(a);
@@ -114,6 +114,7 @@ int run(int argc, char** argv) {
     }
   }
   auto cmds = node_commands();
+  for (auto& c : team_commands()) cmds.push_back(std::move(c));
   if (rest.empty()) {
     if (want_help) return help(g, cmds, {});
     std::cerr << kUsageText;

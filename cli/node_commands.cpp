@@ -24,8 +24,7 @@ namespace {
 
 // Parses a command's own arguments; false (and usage printed) on a usage error.
 bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,
-                const po::positional_options_description& pos, po::variables_map* vm,
-                int* code) {
+                const po::positional_options_description& pos, po::variables_map* vm, int* code) {
   try {
     po::store(po::command_line_parser(args).options(desc).positional(pos).run(), *vm);
     po::notify(*vm);
@@ -94,8 +93,8 @@ int start_detached(const Globals& g, const std::optional<std::string>& listen) {
   auto offset = fs::exists(out_file, ec) ? fs::file_size(out_file, ec) : 0;
 
   // A daemon already answering on this root: say so instead of racing it.
-  if (auto running = control::call(app::socket_path(g.root), {"status", {}, true},
-                                   std::chrono::seconds(5));
+  if (auto running =
+          control::call(app::socket_path(g.root), {"status", {}, true}, std::chrono::seconds(5));
       running && running->exit_code == 0) {
     json::value doc;
     std::string pid = parse_reply(*running, &doc) ? str(doc.at("node"), "pid") : "?";
@@ -133,12 +132,11 @@ int start_detached(const Globals& g, const std::optional<std::string>& listen) {
       while (std::getline(in, line)) {
         if (line.rfind("error: ", 0) == 0) last_error = line.substr(7);
       }
-      return error(last_error.empty() ? "the daemon exited during start-up; see " +
-                                            out_file.string()
-                                      : last_error);
+      return error(last_error.empty()
+                       ? "the daemon exited during start-up; see " + out_file.string()
+                       : last_error);
     }
-    auto r = control::call(app::socket_path(g.root), {"status", {}, true},
-                           std::chrono::seconds(5));
+    auto r = control::call(app::socket_path(g.root), {"status", {}, true}, std::chrono::seconds(5));
     json::value doc;
     // Only our child counts as ready (another daemon may have won a race for the root).
     if (r && r->exit_code == 0 && parse_reply(*r, &doc) &&
@@ -158,7 +156,8 @@ int start_detached(const Globals& g, const std::optional<std::string>& listen) {
 
 int cmd_start(const Globals& g, std::vector<std::string> args) {
   po::options_description desc;
-  desc.add_options()("listen", po::value<std::string>(), "HOST:PORT")("detach", "run in background");
+  desc.add_options()("listen", po::value<std::string>(), "HOST:PORT")("detach",
+                                                                      "run in background");
   po::variables_map vm;
   int code = kOk;
   if (!parse_args(args, desc, {}, &vm, &code)) return code;
@@ -220,7 +219,15 @@ int cmd_status(const Globals& g, std::vector<std::string> args) {
     const auto& peers = doc.at("peers").as_array();
     std::cout << "peers    " << (peers.empty() ? "none yet (invite one: mesh invite)" : "") << "\n";
     for (const auto& p : peers) {
-      std::cout << "  " << str(p, "name") << "  " << str(p, "state") << "\n";
+      std::cout << "  " << str(p, "name") << "  " << str(p, "state") << "  " << str(p, "id")
+                << "\n";
+    }
+    if (const auto* nearby = doc.as_object().if_contains("nearby");
+        nearby && nearby->is_array() && !nearby->as_array().empty()) {
+      std::cout << "nearby   unpaired nodes on the LAN (invite them with: mesh invite)\n";
+      for (const auto& n : nearby->as_array()) {
+        std::cout << "  " << str(n, "id") << " at " << str(n, "address") << "\n";
+      }
     }
     const auto& repos = doc.at("repos").as_array();
     std::cout << "repos    " << (repos.empty() ? "none yet" : "") << "\n";

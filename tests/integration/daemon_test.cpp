@@ -1,7 +1,7 @@
 // A real daemon on 127.0.0.1:0 with a temp root, driven by the real CLI and curl.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -207,9 +207,7 @@ TEST(Daemon, TrustLoopbackOffRefusesClientsWithoutMemberCertificate) {
   TempDir dir("trust");
   Node a(dir.path(), "alice");
   a.write_config({"test-hello"});
-  {
-    std::ofstream f(a.root() / "mesh.toml", std::ios::app);
-  }
+  { std::ofstream f(a.root() / "mesh.toml", std::ios::app); }
   // Rewrite with trust_loopback = false in [http].
   std::ifstream in(a.root() / "mesh.toml");
   std::string text((std::istreambuf_iterator<char>(in)), {});

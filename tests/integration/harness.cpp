@@ -83,8 +83,8 @@ Proc run(const std::vector<std::string>& argv, const std::vector<std::string>& e
 
 TempDir::TempDir(const std::string& tag) {
   std::random_device rd;
-  path_ = fs::temp_directory_path() /
-          ("mesh-it-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(rd() % 100000));
+  path_ = fs::temp_directory_path() / ("mesh-it-" + tag + "-" + std::to_string(::getpid()) + "-" +
+                                       std::to_string(rd() % 100000));
   fs::create_directories(path_);
 }
 
@@ -103,11 +103,14 @@ bool process_alive(int pid) {
   return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
 }
 
-std::string mesh_bin() { return MESH_BIN; }
-std::string test_plugin_dir() { return TEST_PLUGIN_DIR; }
+std::string mesh_bin() {
+  return MESH_BIN;
+}
+std::string test_plugin_dir() {
+  return TEST_PLUGIN_DIR;
+}
 
-Node::Node(const fs::path& parent, const std::string& name)
-    : root_(parent / name), name_(name) {
+Node::Node(const fs::path& parent, const std::string& name) : root_(parent / name), name_(name) {
   auto p = mesh({"init", "--name", name});
   EXPECT_EQ(p.exit, 0) << p.err;
 }
@@ -142,11 +145,21 @@ void Node::write_config(const std::vector<std::string>& enabled, const std::stri
   f << "[node]\nname = \"" << name_ << "\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n"
     << "[plugins]\nenabled = [";
   for (std::size_t i = 0; i < enabled.size(); ++i) f << (i ? ", " : "") << '"' << enabled[i] << '"';
-  f << "]\npaths = [\"" << test_plugin_dir() << "\"]\n\n" << extra;
+  f << "]\npaths = [\"" << test_plugin_dir() << "\"]\n\n";
+  // Beacons stay on loopback: tests never send to the machine's real networks.
+  f << "[discovery]\ntargets = [\"239.255.42.42\", \"127.255.255.255\"]\n"
+    << "multicast_if = \"127.0.0.1\"\ninterval_ms = 2000\n\n"
+    << extra;
 }
 
-Proc Node::start() {
-  auto p = mesh({"--json", "start", "--detach"});
+Proc Node::restart() {
+  return start(listen_);
+}
+
+Proc Node::start(const std::string& listen) {
+  std::vector<std::string> args{"--json", "start", "--detach"};
+  if (!listen.empty()) args.insert(args.end(), {"--listen", listen});
+  auto p = mesh(args);
   if (p.exit == 0) {
     boost::system::error_code ec;
     auto v = boost::json::parse(p.out, ec);
@@ -172,7 +185,9 @@ void Node::kill9() {
   pid_ = -1;
 }
 
-int Node::port() const { return std::stoi(listen_.substr(listen_.rfind(':') + 1)); }
+int Node::port() const {
+  return std::stoi(listen_.substr(listen_.rfind(':') + 1));
+}
 
 std::string Node::http_url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port()) + path;

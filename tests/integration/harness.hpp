@@ -55,7 +55,10 @@ class Node {
   // and `extra` appended verbatim.
   void write_config(const std::vector<std::string>& enabled, const std::string& extra = "") const;
   // `mesh start --detach --json`; records pid and listen; returns the Proc for inspection.
-  Proc start();
+  // listen: an explicit HOST:PORT (default: the config's 127.0.0.1:0).
+  Proc start(const std::string& listen = "");
+  // Starts again on the port it had (a real node keeps its port across restarts).
+  Proc restart();
   Proc stop();
   void kill9();
 

@@ -269,3 +269,19 @@ TEST(Config, AdvertiseAddressesAreValidated) {
   EXPECT_NE(bad.error().message.find("mesh.toml:3:"), std::string::npos) << bad.error().message;
   EXPECT_FALSE(parse("[http]\nadvertise = [\"h:0\"]\n", "mesh.toml"));
 }
+
+TEST(Config, DiscoveryTable) {
+  auto ok = parse(
+      "[discovery]\nenabled = false\nport = 17978\ninterval_ms = 2000\n"
+      "targets = [\"239.255.42.42\"]\nmulticast_if = \"127.0.0.1\"\n",
+      "mesh.toml");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_FALSE(ok->discovery.enabled);
+  EXPECT_EQ(ok->discovery.port, 17978);
+  EXPECT_EQ(ok->discovery.interval_ms, 2000u);
+  EXPECT_EQ(ok->discovery.targets, std::vector<std::string>{"239.255.42.42"});
+  auto bad = parse("[discovery]\ninterval_ms = 5\n", "mesh.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("mesh.toml:2:"), std::string::npos);
+  EXPECT_FALSE(parse("[discovery]\nportt = 1\n", "mesh.toml"));
+}

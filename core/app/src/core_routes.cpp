@@ -11,12 +11,23 @@ std::string html_escape(std::string_view in) {
   out.reserve(in.size());
   for (char c : in) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -45,9 +56,8 @@ void register_core_routes(Daemon& d) {
         "</p><h2>Plugins</h2><table><tr><th>id</th><th>version</th><th>state</th><th>error</th>"
         "</tr>";
     for (const auto& p : d.plugins->list()) {
-      page += "<tr><td>" + html_escape(p.id) + "</td><td>" + html_escape(p.version) +
-              "</td><td>" + html_escape(p.state) + "</td><td>" + html_escape(p.error) +
-              "</td></tr>";
+      page += "<tr><td>" + html_escape(p.id) + "</td><td>" + html_escape(p.version) + "</td><td>" +
+              html_escape(p.state) + "</td><td>" + html_escape(p.error) + "</td></tr>";
     }
     page += "</table></body></html>\n";
     http::Response res;

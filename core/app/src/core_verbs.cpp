@@ -1,6 +1,6 @@
 // The daemon's own control verbs. They always answer JSON; the CLI renders tables from it.
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
 #include "daemon.hpp"
 #include "logging.hpp"
@@ -11,7 +11,9 @@ namespace json = boost::json;
 
 namespace {
 
-control::Reply ok(const json::value& v) { return {0, json::serialize(v)}; }
+control::Reply ok(const json::value& v) {
+  return {0, json::serialize(v)};
+}
 
 json::array plugins_json(const Daemon& d) {
   json::array out;
@@ -22,6 +24,19 @@ json::array plugins_json(const Daemon& d) {
                                {"enabled", p.enabled},
                                {"state", p.state},
                                {"error", p.error}});
+  }
+  return out;
+}
+
+// Nodes seen by LAN discovery that are not members: whom to invite.
+json::array nearby_json(const Daemon& d) {
+  json::array out;
+  if (!d.discovery) return out;
+  for (const auto& s : d.discovery->nearby()) {
+    if (d.engine->roster().is_member(s.key)) continue;
+    out.push_back(json::object{{"id", s.key.id()},
+                               {"address", s.address},
+                               {"seen_ms", static_cast<std::int64_t>(s.seen_ms)}});
   }
   return out;
 }
@@ -66,7 +81,8 @@ void register_core_verbs(Daemon& d) {
                           {"root", d.root.string()},
                           {"pid", static_cast<std::int64_t>(::getpid())}};
         r.reply(ok(json::object{{"node", node},
-                                {"peers", json::array{}},
+                                {"peers", d.team->peers_json()},
+                                {"nearby", nearby_json(d)},
                                 {"repos", json::array{}},
                                 {"plugins", plugins_json(d)}}));
       });
@@ -75,9 +91,8 @@ void register_core_verbs(Daemon& d) {
     r.reply(ok(json::object{{"id", d.key.id()}}));
   });
 
-  add("plugins", "the plugins and the state of each", [&d](control::Call&&, control::Responder r) {
-    r.reply(ok(plugins_json(d)));
-  });
+  add("plugins", "the plugins and the state of each",
+      [&d](control::Call&&, control::Responder r) { r.reply(ok(plugins_json(d))); });
 
   add("reload", "re-read mesh.toml without a restart", [&d](control::Call&&, control::Responder r) {
     auto cfg = config::load(config_path(d.root));
@@ -98,6 +113,13 @@ void register_core_verbs(Daemon& d) {
     spdlog::info("reloaded {}", config_path(d.root).string());
     r.reply(ok(json::object{{"reloaded", true}, {"restart_required", restart}}));
   });
+
+  add("sync", "force an anti-entropy round with every linked member now",
+      [&d](control::Call&&, control::Responder r) {
+        d.engine->sync_now();
+        d.links->refresh();
+        r.reply(ok(json::object{{"ok", true}}));
+      });
 
   add("stop", "stop the daemon gracefully", [&d](control::Call&&, control::Responder r) {
     r.reply(ok(json::object{{"stopped", true}, {"pid", static_cast<std::int64_t>(::getpid())}}));

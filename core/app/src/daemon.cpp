@@ -12,9 +12,12 @@
 #include <thread>
 
 #include <spdlog/spdlog.h>
+#include <boost/json.hpp>
 
+#include "event_bus.hpp"
 #include "logging.hpp"
 #include "mesh/app/app.hpp"
+#include "mesh/http/websocket.hpp"
 #include "pidfile.hpp"
 
 namespace mesh::app {
@@ -72,6 +75,18 @@ int run_daemon(const DaemonOptions& options) {
 
   asio::io_context io;
   Daemon daemon;
+  gossip::EngineOptions gossip_options;
+  gossip_options.root = root;
+  gossip_options.self = &*ident;
+  gossip_options.self_name = cfg->node.name;
+  gossip_options.now_ms = [] {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  };
+  auto engine = gossip::Engine::open(std::move(gossip_options));
+  if (!engine) return fail("cannot open the feeds: " + engine.error().message);
+  daemon.engine = std::move(*engine);
   daemon.root = root;
   daemon.key = ident->public_key();
   daemon.config = *cfg;
@@ -81,15 +96,57 @@ int run_daemon(const DaemonOptions& options) {
   http::ServerOptions server_options;
   server_options.listen = *listen;
   server_options.limits = cfg->http;
-  server_options.tls = std::move(*tls);
-  // Until the roster exists (gossip), nobody is a member: only local clients get in.
-  server_options.is_member = [](const identity::PublicKey&) { return false; };
+  server_options.tls = *tls;
+  // Every TLS handshake checks the roster: a removed member is refused at its next connection.
+  server_options.is_member = [engine = daemon.engine.get()](const identity::PublicKey& key) {
+    return engine->roster().is_member(key);
+  };
   auto server = http::Server::start(io, std::move(server_options), daemon.router);
   if (!server) return fail(server.error().message);
   daemon.listen = (*server)->local_address();
 
-  plugin::HostServices services{io, daemon.router, daemon.verbs, root / "data",
-                                default_plugin_dirs()};
+  TeamContext team_ctx;
+  team_ctx.root = root;
+  team_ctx.self = &*ident;
+  team_ctx.tls = *tls;
+  team_ctx.engine = daemon.engine.get();
+  team_ctx.io = &io;
+  team_ctx.node_name = [&daemon] {
+    std::lock_guard lock(daemon.mu);
+    return daemon.config.node.name;
+  };
+  team_ctx.listen = daemon.listen;
+  team_ctx.advertise = cfg->http.advertise;
+  daemon.team = std::make_unique<Team>(std::move(team_ctx));
+  links::LinkManagerOptions link_options;
+  link_options.tls = *tls;
+  link_options.self = ident->public_key();
+  link_options.configured_addresses = [team = daemon.team.get()](const identity::PublicKey& k) {
+    return team->configured_addresses(k);
+  };
+  daemon.links = links::LinkManager::create(io, *daemon.engine, std::move(link_options));
+  daemon.team->set_links(daemon.links.get());
+  daemon.router->add_websocket(
+      "/mesh/link",
+      [links = daemon.links.get()](const http::Request&, std::shared_ptr<http::WsConnection> conn) {
+        links->accept(std::move(conn));
+      });
+  daemon.engine->on_roster_change([links = daemon.links.get()] { links->refresh(); });
+  daemon.team->register_verbs(*daemon.verbs);
+  daemon.team->register_routes(*daemon.router);
+
+  plugin::HostServices services{.io = io,
+                                .router = daemon.router,
+                                .verbs = daemon.verbs,
+                                .data_root = root / "data",
+                                .search_dirs = default_plugin_dirs()};
+  services.bus = make_event_bus(
+      *daemon.engine, [&daemon] { return boost::json::serialize(daemon.team->peers_json()); },
+      [&daemon, id = ident->id()] {
+        std::lock_guard lock(daemon.mu);
+        return boost::json::serialize(
+            boost::json::object{{"name", daemon.config.node.name}, {"id", id}});
+      });
   daemon.plugins = std::make_unique<plugin::Manager>(std::move(services));
   register_core_verbs(daemon);
   register_core_routes(daemon);
@@ -110,6 +167,26 @@ int run_daemon(const DaemonOptions& options) {
   for (unsigned i = 0; i < n; ++i) threads.emplace_back([&io] { io.run(); });
 
   daemon.plugins->apply(cfg->plugins);
+  daemon.team->announce_addresses();
+  daemon.links->start();
+  if (cfg->discovery.enabled) {
+    discovery::Options dopts;
+    dopts.udp_port = cfg->discovery.port;
+    dopts.interval = std::chrono::milliseconds(cfg->discovery.interval_ms);
+    dopts.targets = cfg->discovery.targets;
+    dopts.multicast_if = cfg->discovery.multicast_if;
+    // A sighting is only an address hint for a member; non-members are listed as nearby.
+    auto found = discovery::Discovery::start(io, *ident, (*server)->port(), std::move(dopts),
+                                             [&daemon](const discovery::Sighting& s) {
+                                               if (daemon.engine->roster().is_member(s.key))
+                                                 daemon.links->add_hint(s.key, s.address);
+                                             });
+    if (found) {
+      daemon.discovery = std::move(*found);
+    } else {
+      spdlog::warn("LAN discovery is off: {}", found.error().message);
+    }
+  }
   spdlog::info("mesh {} started: node {} ({}), listening on {}, root {}", MESH_VERSION,
                cfg->node.name, daemon.key.id(), daemon.listen, root.string());
   if (options.on_ready) options.on_ready(daemon.listen);
@@ -123,8 +200,11 @@ int run_daemon(const DaemonOptions& options) {
   // listener, let queued handlers drain; forced after the deadline.
   spdlog::info("stopping");
   (*control_server)->stop();
+  if (daemon.discovery) daemon.discovery->stop();
   daemon.plugins->stop_all();
+  daemon.links->stop();
   (*server)->stop();
+  daemon.engine->stop();
   asio::post(io, [&signals] { signals.cancel(); });
   work.reset();
   auto drained = std::async(std::launch::async, [&threads] {
@@ -136,6 +216,7 @@ int run_daemon(const DaemonOptions& options) {
   }
   drained.wait();
   daemon.plugins.reset();
+  daemon.links.reset();
   spdlog::info("stopped");
   spdlog::default_logger()->flush();
   return 0;

@@ -9,10 +9,14 @@
 
 #include "mesh/config/config.hpp"
 #include "mesh/control/control.hpp"
+#include "mesh/discovery/discovery.hpp"
+#include "mesh/gossip/engine.hpp"
 #include "mesh/http/router.hpp"
 #include "mesh/http/server.hpp"
 #include "mesh/identity/identity.hpp"
+#include "mesh/links/link_manager.hpp"
 #include "mesh/plugin/manager.hpp"
+#include "team.hpp"
 
 namespace mesh::app {
 
@@ -26,6 +30,10 @@ struct Daemon {
 
   std::shared_ptr<http::Router> router;
   std::shared_ptr<control::Registry> verbs;
+  std::unique_ptr<gossip::Engine> engine;
+  std::unique_ptr<Team> team;
+  std::unique_ptr<links::LinkManager> links;
+  std::unique_ptr<discovery::Discovery> discovery;  // null when disabled
   std::unique_ptr<plugin::Manager> plugins;
 
   // Set by SIGINT/SIGTERM or `mesh stop`; the main thread waits for it.

@@ -11,10 +11,18 @@
 namespace mesh::app {
 namespace fs = std::filesystem;
 
-fs::path config_path(const fs::path& root) { return root / "mesh.toml"; }
-fs::path socket_path(const fs::path& root) { return root / "mesh.sock"; }
-fs::path pid_path(const fs::path& root) { return root / "mesh.pid"; }
-fs::path log_path(const fs::path& root) { return root / "logs" / "mesh.log"; }
+fs::path config_path(const fs::path& root) {
+  return root / "mesh.toml";
+}
+fs::path socket_path(const fs::path& root) {
+  return root / "mesh.sock";
+}
+fs::path pid_path(const fs::path& root) {
+  return root / "mesh.pid";
+}
+fs::path log_path(const fs::path& root) {
+  return root / "logs" / "mesh.log";
+}
 
 std::string default_node_name() {
   if (const char* user = std::getenv("USER"); user && *user) return user;

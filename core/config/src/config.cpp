@@ -205,6 +205,42 @@ class Parser {
     return {};
   }
 
+  Status discovery(const toml::node& n, DiscoveryConfig& out) const {
+    auto t = table(n, "discovery");
+    if (!t) return t.error();
+    for (auto&& [k, v] : **t) {
+      std::string key = "discovery." + std::string(k.str());
+      if (k == "enabled") {
+        auto b = boolean(v, key);
+        if (!b) return b.error();
+        out.enabled = *b;
+      } else if (k == "port") {
+        auto i = integer(v, key, 1, 65535);
+        if (!i) return i.error();
+        out.port = static_cast<std::uint16_t>(*i);
+      } else if (k == "interval_ms") {
+        auto i = integer(v, key, 1000, 3'600'000);
+        if (!i) return i.error();
+        out.interval_ms = static_cast<std::uint32_t>(*i);
+      } else if (k == "targets") {
+        auto list = string_list(v, key);
+        if (!list) return list.error();
+        for (const auto& a : *list) {
+          if (a.empty() || a.size() > 64) return err(v.source(), key + ": invalid address");
+        }
+        out.targets = std::move(*list);
+      } else if (k == "multicast_if") {
+        auto s = string(v, key);
+        if (!s) return s.error();
+        if (s->size() > 64) return err(v.source(), key + ": too long");
+        out.multicast_if = std::move(*s);
+      } else {
+        return unknown_key(k, v, "discovery");
+      }
+    }
+    return {};
+  }
+
   Status log(const toml::node& n, LogConfig& out) const {
     auto t = table(n, "log");
     if (!t) return t.error();
@@ -342,6 +378,8 @@ class Parser {
         st = http(v, cfg.http);
       } else if (k == "log") {
         st = log(v, cfg.log);
+      } else if (k == "discovery") {
+        st = discovery(v, cfg.discovery);
       } else if (k == "plugins") {
         st = plugins(v, cfg.plugins);
       } else {

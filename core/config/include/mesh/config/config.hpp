@@ -46,10 +46,20 @@ struct PluginsConfig {
   std::map<std::string, std::string> settings;  // id -> its [plugins.<id>] table as JSON
 };
 
+// LAN discovery beacons (hints only; see docs/protocol.md "Beacon").
+struct DiscoveryConfig {
+  bool enabled = true;
+  std::uint16_t port = 7978;
+  std::uint32_t interval_ms = 30'000;
+  std::vector<std::string> targets;  // empty: broadcast + IPv4/IPv6 multicast groups
+  std::string multicast_if;          // IPv4 interface address for multicast; empty: all
+};
+
 struct Config {
   NodeConfig node;
   HttpConfig http;
   LogConfig log;
+  DiscoveryConfig discovery;
   PluginsConfig plugins;
 };
 

@@ -41,6 +41,20 @@ json::array nearby_json(const Daemon& d) {
   return out;
 }
 
+// Rejected gossip input per reason, and the live links: what an operator checks first.
+json::object gossip_json(const Daemon& d) {
+  json::object rejected;
+  for (const auto& [reason, n] : d.engine->rejected()) {
+    rejected[reason] = static_cast<std::int64_t>(n);
+  }
+  json::array links;
+  for (const auto& l : d.links->links()) {
+    links.push_back(json::object{
+        {"id", l.peer.id()}, {"remote", l.remote}, {"outbound", l.outbound}});
+  }
+  return json::object{{"rejected", rejected}, {"links", links}};
+}
+
 // Settings that only take effect on a restart, by name, when they differ.
 json::array restart_required(const config::Config& a, const config::Config& b) {
   json::array out;
@@ -83,6 +97,7 @@ void register_core_verbs(Daemon& d) {
         r.reply(ok(json::object{{"node", node},
                                 {"peers", d.team->peers_json()},
                                 {"nearby", nearby_json(d)},
+                                {"gossip", gossip_json(d)},
                                 {"repos", json::array{}},
                                 {"plugins", plugins_json(d)}}));
       });

@@ -52,7 +52,8 @@ configure_build() {  # dir, extra cmake args...
 
 if [ "$mode" = test ]; then
   install_missing "${build_pkgs[@]}" "${test_pkgs[@]}"
-  export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+  # Share the compiler cache between clones of the tree (CI builds a fresh clone each time).
+  export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}" CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=1
   echo "==> build (RelWithDebInfo, -Werror) and test"
   configure_build "$here/build/test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESH_WERROR=ON
   (cd "$here/build/test" && ctest -j "$jobs" --output-on-failure --timeout 600)

@@ -108,12 +108,14 @@ int main() {
   }
 
   double m = median(mesh_ms), g = median(git_ms);
-  std::printf("bench startup: mesh start --detach to ready  median %.1f ms  | git daemon %.1f ms"
-              "  | ratio %.2f  (%d runs each)\n",
-              m, g, m / g, kRuns);
-  std::printf("bench idle-rss: mesh daemon (test-hello loaded) %.1f MiB  | git daemon %.1f MiB"
-              "  | ratio %.2f\n",
-              mesh_rss / 1024.0, git_rss / 1024.0,
-              git_rss > 0 ? static_cast<double>(mesh_rss) / git_rss : 0.0);
+  std::printf(
+      "bench startup: mesh start --detach to ready  median %.1f ms  | git daemon %.1f ms"
+      "  | ratio %.2f  (%d runs each)\n",
+      m, g, m / g, kRuns);
+  std::printf(
+      "bench idle-rss: mesh daemon (test-hello loaded) %.1f MiB  | git daemon %.1f MiB"
+      "  | ratio %.2f\n",
+      mesh_rss / 1024.0, git_rss / 1024.0,
+      git_rss > 0 ? static_cast<double>(mesh_rss) / git_rss : 0.0);
   return 0;
 }

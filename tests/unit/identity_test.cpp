@@ -15,8 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 fs::path temp_root() {
-  auto p = fs::temp_directory_path() / ("mesh-id-" + std::to_string(::getpid()) + "-" +
-                                        std::to_string(std::rand()));
+  auto p = fs::temp_directory_path() /
+           ("mesh-id-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
   fs::create_directories(p);
   return p;
 }

@@ -49,8 +49,8 @@ json::object gossip_json(const Daemon& d) {
   }
   json::array links;
   for (const auto& l : d.links->links()) {
-    links.push_back(json::object{
-        {"id", l.peer.id()}, {"remote", l.remote}, {"outbound", l.outbound}});
+    links.push_back(
+        json::object{{"id", l.peer.id()}, {"remote", l.remote}, {"outbound", l.outbound}});
   }
   return json::object{{"rejected", rejected}, {"links", links}};
 }

@@ -122,10 +122,14 @@ std::optional<Bytes> from_base32(std::string_view text) {
   int bits = 0;
   for (char c : text) {
     int v;
-    if (c >= 'a' && c <= 'z') v = c - 'a';
-    else if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= '2' && c <= '7') v = c - '2' + 26;
-    else return std::nullopt;
+    if (c >= 'a' && c <= 'z')
+      v = c - 'a';
+    else if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= '2' && c <= '7')
+      v = c - '2' + 26;
+    else
+      return std::nullopt;
     acc = (acc << 5) | static_cast<std::uint32_t>(v);
     bits += 5;
     if (bits >= 8) {

@@ -31,8 +31,7 @@ Status write_file_atomic(const fs::path& path, std::string_view content, fs::per
   std::random_device rd;
   fs::path tmp = path;
   tmp += ".tmp" + std::to_string(rd());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                  static_cast<mode_t>(perms));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(perms));
   if (fd < 0) return make_error(Errc::io, tmp.string() + ": " + std::strerror(errno));
   std::size_t done = 0;
   while (done < content.size()) {

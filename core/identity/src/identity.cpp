@@ -42,9 +42,13 @@ std::string bio_string(BIO* bio) {
 
 }  // namespace
 
-std::string PublicKey::id() const { return std::string(kPrefix) + to_base32(bytes); }
+std::string PublicKey::id() const {
+  return std::string(kPrefix) + to_base32(bytes);
+}
 
-std::string PublicKey::short_id() const { return to_base32(bytes).substr(0, 12); }
+std::string PublicKey::short_id() const {
+  return to_base32(bytes).substr(0, 12);
+}
 
 std::string PublicKey::spki_pin() const {
   std::array<std::uint8_t, 44> spki{};
@@ -59,8 +63,7 @@ bool PublicKey::verify(std::span<const std::uint8_t> message,
                        std::span<const std::uint8_t> sig) const {
   ensure_sodium();
   if (sig.size() != crypto_sign_BYTES) return false;
-  return crypto_sign_verify_detached(sig.data(), message.data(), message.size(), bytes.data()) ==
-         0;
+  return crypto_sign_verify_detached(sig.data(), message.data(), message.size(), bytes.data()) == 0;
 }
 
 Result<PublicKey> parse_id(std::string_view text) {
@@ -91,7 +94,9 @@ Result<PublicKey> key_from_cert_der(std::span<const std::uint8_t> der) {
   return key;
 }
 
-fs::path Identity::key_path(const fs::path& root) { return root / "keys" / "node.key"; }
+fs::path Identity::key_path(const fs::path& root) {
+  return root / "keys" / "node.key";
+}
 
 Identity Identity::generate() {
   ensure_sodium();
@@ -111,7 +116,8 @@ Result<Identity> Identity::load(const fs::path& root) {
   if ((st.st_mode & 077) != 0) {
     return make_error(Errc::denied, path.string() +
                                         ": the node key is readable by others; fix it with: "
-                                        "chmod 600 " + path.string());
+                                        "chmod 600 " +
+                                        path.string());
   }
   auto text = read_file(path, 4096);
   if (!text) return text.error();
@@ -145,7 +151,9 @@ Result<Identity> Identity::load_or_create(const fs::path& root) {
   return id;
 }
 
-Identity::Identity(Identity&& other) noexcept { *this = std::move(other); }
+Identity::Identity(Identity&& other) noexcept {
+  *this = std::move(other);
+}
 
 Identity& Identity::operator=(Identity&& other) noexcept {
   seed_ = other.seed_;

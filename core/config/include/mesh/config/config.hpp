@@ -25,7 +25,7 @@ struct HttpConfig {
   bool trust_loopback = true;
   // Addresses teammates should dial (NAT, port forwarding); empty: derived from the
   // interfaces and the bound port.
-  std::vector<std::string> advertise;           // plain HTTP / cert-less TLS from loopback allowed
+  std::vector<std::string> advertise;  // plain HTTP / cert-less TLS from loopback allowed
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1 << 20;      // default per-route body limit
   std::uint32_t header_timeout_ms = 10'000;  // time to receive a request's headers

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <boost/program_options.hpp>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -35,6 +36,16 @@ bool call_daemon(const Globals& g, const std::string& verb, const std::vector<st
 
 // Parses a reply's output as JSON; prints an error for a malformed one.
 bool parse_reply(const control::Reply& reply, boost::json::value* out);
+
+// Parses a command's own arguments; false (usage error printed, *code set) on a usage error.
+bool parse_args(const std::vector<std::string>& args,
+                const boost::program_options::options_description& desc,
+                const boost::program_options::positional_options_description& pos,
+                boost::program_options::variables_map* vm, int* code);
+
+// Runs a daemon verb that answers JSON: prints it raw with --json, else through render().
+int json_verb(const Globals& g, const std::string& verb, const std::vector<std::string>& args,
+              const std::function<void(const boost::json::value&)>& render);
 
 // json helpers tolerant of missing keys.
 std::string str(const boost::json::value& v, std::string_view key);

@@ -2,11 +2,14 @@
 #include <iostream>
 
 #include "cli.hpp"
+
+#include <boost/program_options.hpp>
 #include "mesh/app/app.hpp"
 #include "mesh/identity/identity.hpp"
 
 namespace mesh::cli {
 namespace json = boost::json;
+namespace po = boost::program_options;
 
 int error(const std::string& message, int code) {
   std::string text = message;
@@ -54,6 +57,36 @@ std::string str(const json::value& v, std::string_view key) {
   if (p->is_bool()) return p->as_bool() ? "yes" : "no";
   if (p->is_null()) return {};
   return json::serialize(*p);
+}
+
+// Parses a command's own arguments; false (and usage printed) on a usage error.
+bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,
+                const po::positional_options_description& pos, po::variables_map* vm, int* code) {
+  try {
+    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), *vm);
+    po::notify(*vm);
+    return true;
+  } catch (const po::error& e) {
+    *code = error(e.what(), kUsage);
+    return false;
+  }
+}
+
+// Runs a daemon verb that answers JSON and hands the document to render().
+int json_verb(const Globals& g, const std::string& verb, const std::vector<std::string>& args,
+              const std::function<void(const json::value&)>& render) {
+  control::Reply reply;
+  int code = kOk;
+  if (!call_daemon(g, verb, args, true, &reply, &code)) return code;
+  if (reply.exit_code != 0) return error(reply.output, reply.exit_code);
+  json::value doc;
+  if (!parse_reply(reply, &doc)) return kFailed;
+  if (g.json) {
+    print_json(doc);
+  } else {
+    render(doc);
+  }
+  return kOk;
 }
 
 Result<std::string> identity_of(const std::filesystem::path& root) {

@@ -22,36 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Parses a command's own arguments; false (and usage printed) on a usage error.
-bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,
-                const po::positional_options_description& pos, po::variables_map* vm, int* code) {
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), *vm);
-    po::notify(*vm);
-    return true;
-  } catch (const po::error& e) {
-    *code = error(e.what(), kUsage);
-    return false;
-  }
-}
-
-// Runs a daemon verb that answers JSON and hands the document to render().
-int json_verb(const Globals& g, const std::string& verb, std::vector<std::string> args,
-              const std::function<void(const json::value&)>& render) {
-  control::Reply reply;
-  int code = kOk;
-  if (!call_daemon(g, verb, args, true, &reply, &code)) return code;
-  if (reply.exit_code != 0) return error(reply.output, reply.exit_code);
-  json::value doc;
-  if (!parse_reply(reply, &doc)) return kFailed;
-  if (g.json) {
-    print_json(doc);
-  } else {
-    render(doc);
-  }
-  return kOk;
-}
-
 std::string plugin_table(const json::value& plugins) {
   Table t({"ID", "VERSION", "ABI", "ENABLED", "STATE", "ERROR"});
   if (plugins.is_array()) {

@@ -41,49 +41,20 @@ std::string ago(std::int64_t ms) {
   return std::to_string(s / 3600) + "h ago";
 }
 
-// Sends a verb whose reply is JSON; prints it raw with --json, else through render.
-int verb(const Globals& g, const std::string& name, const std::vector<std::string>& args,
-         const std::function<void(const json::value&)>& render) {
-  control::Reply reply;
-  int code = kOk;
-  if (!call_daemon(g, name, args, true, &reply, &code)) return code;
-  if (reply.exit_code != 0) return error(reply.output, reply.exit_code);
-  json::value doc;
-  if (!parse_reply(reply, &doc)) return kFailed;
-  if (g.json) {
-    print_json(doc);
-  } else {
-    render(doc);
-  }
-  return kOk;
-}
-
-bool parse(const std::vector<std::string>& args, const po::options_description& desc,
-           const po::positional_options_description& pos, po::variables_map* vm, int* code) {
-  try {
-    po::store(po::command_line_parser(args).options(desc).positional(pos).run(), *vm);
-    po::notify(*vm);
-    return true;
-  } catch (const po::error& e) {
-    *code = error(e.what(), kUsage);
-    return false;
-  }
-}
-
 int cmd_invite(const Globals& g, std::vector<std::string> args) {
   po::options_description desc;
   desc.add_options()("ttl", po::value<std::string>()->default_value("10m"), "lifetime")(
       "addr", po::value<std::vector<std::string>>(), "HOST:PORT (repeatable)");
   po::variables_map vm;
   int code = kOk;
-  if (!parse(args, desc, {}, &vm, &code)) return code;
+  if (!parse_args(args, desc, {}, &vm, &code)) return code;
   auto ttl = parse_duration(vm["ttl"].as<std::string>());
   if (ttl == 0) return error("--ttl takes a duration such as 90s, 10m, 2h or 1d", kUsage);
   std::vector<std::string> dargs{std::to_string(ttl)};
   if (vm.count("addr")) {
     for (const auto& a : vm["addr"].as<std::vector<std::string>>()) dargs.push_back(a);
   }
-  return verb(g, "invite", dargs, [](const json::value& doc) {
+  return json_verb(g, "invite", dargs, [](const json::value& doc) {
     std::cout << str(doc, "token") << "\n\nOn the new node run:\n  mesh join " << str(doc, "token")
               << "\nThe token works once and expires in the time given.\n";
   });
@@ -97,21 +68,21 @@ int cmd_join(const Globals& g, std::vector<std::string> args) {
   pos.add("token", 1);
   po::variables_map vm;
   int code = kOk;
-  if (!parse(args, desc, pos, &vm, &code)) return code;
+  if (!parse_args(args, desc, pos, &vm, &code)) return code;
   if (!vm.count("token")) return error("usage: mesh join TOKEN [--name NAME]", kUsage);
-  return verb(g, "join", {vm["token"].as<std::string>(), vm["name"].as<std::string>()},
-              [](const json::value& doc) {
-                const auto& inv = doc.at("inviter");
-                std::cout << "joined the mesh of " << str(inv, "name") << " (" << str(inv, "id")
-                          << "), " << str(doc, "members") << " members\n"
-                          << "confirmation code: " << str(doc, "code")
-                          << "  (the inviter's log shows the same code)\n";
-              });
+  return json_verb(g, "join", {vm["token"].as<std::string>(), vm["name"].as<std::string>()},
+                   [](const json::value& doc) {
+                     const auto& inv = doc.at("inviter");
+                     std::cout << "joined the mesh of " << str(inv, "name") << " ("
+                               << str(inv, "id") << "), " << str(doc, "members") << " members\n"
+                               << "confirmation code: " << str(doc, "code")
+                               << "  (the inviter's log shows the same code)\n";
+                   });
 }
 
 int cmd_peers(const Globals& g, std::vector<std::string> args) {
   if (!args.empty()) return error("peers takes no arguments", kUsage);
-  return verb(g, "peers", {}, [](const json::value& doc) {
+  return json_verb(g, "peers", {}, [](const json::value& doc) {
     if (doc.as_array().empty()) {
       std::cout << "no peers yet (invite one: mesh invite)\n";
       return;
@@ -131,19 +102,20 @@ int cmd_peers(const Globals& g, std::vector<std::string> args) {
 
 int cmd_remove_peer(const Globals& g, std::vector<std::string> args) {
   if (args.size() != 1) return error("usage: mesh remove-peer NAME|ID", kUsage);
-  return verb(g, "remove-peer", args, [](const json::value& doc) {
+  return json_verb(g, "remove-peer", args, [](const json::value& doc) {
     std::cout << "removed " << str(doc, "removed") << " from the mesh\n";
   });
 }
 
 int cmd_add_address(const Globals& g, std::vector<std::string> args) {
   if (args.size() != 2) return error("usage: mesh add-address NAME|ID HOST:PORT", kUsage);
-  return verb(g, "add-address", args, [](const json::value&) { std::cout << "address added\n"; });
+  return json_verb(g, "add-address", args,
+                   [](const json::value&) { std::cout << "address added\n"; });
 }
 
 int cmd_sync(const Globals& g, std::vector<std::string> args) {
   if (args.size() > 1) return error("usage: mesh sync [REPO]", kUsage);
-  return verb(g, "sync", args, [](const json::value&) { std::cout << "sync started\n"; });
+  return json_verb(g, "sync", args, [](const json::value&) { std::cout << "sync started\n"; });
 }
 
 }  // namespace

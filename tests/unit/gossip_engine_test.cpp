@@ -521,3 +521,41 @@ TEST(GossipEngine, HeartbeatsDriveUpAndDown) {
   EXPECT_FALSE(find(t.c, t.a.key()).up);
   EXPECT_FALSE(find(t.b, t.a.key()).up);
 }
+
+// A link replaced while a push round runs on it (both sides dialled at once, or a reconnect):
+// what the old link carried may be lost, and the round must start over on the new link
+// rather than leave the peer stalled.
+TEST(GossipEngine, LinkReplacedDuringARoundStillDelivers) {
+  Net net;
+  Node a("alice"), b("bob");
+  net.add(a);
+  net.add(b);
+  net.connect(a, b);
+  a.admit(b);
+  b.admit(a);
+  net.pump();
+  Inbox inbox;
+  ASSERT_TRUE(b.engine->subscribe("swap", "blob", inbox.handler()));
+  net.credit[{a.key(), b.key()}] = 0;  // B misses these when they are published
+  for (int i = 0; i < 3; ++i) a.publish("blob", "payload");
+  net.pump();
+  net.credit.erase({a.key(), b.key()});
+  ASSERT_EQ(inbox.size(), 0u);
+
+  bool replaced = false;
+  auto plain = net.sender(a.key(), b.key());
+  a.engine->link_up(b.key(), [&](std::string m) {
+    if (!replaced && !m.empty() && m[0] == static_cast<char>(LinkType::events)) {
+      replaced = true;
+      a.engine->link_up(b.key(), net.sender(a.key(), b.key()));
+      return true;  // accepted by the old link, then lost with it
+    }
+    return plain(std::move(m));
+  });
+  net.pump();
+  ASSERT_TRUE(replaced);
+  EXPECT_TRUE(eventually([&] {
+    net.pump();
+    return inbox.size() == 3;
+  }));
+}

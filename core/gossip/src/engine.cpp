@@ -467,6 +467,13 @@ class EngineImpl final : public Engine {
         if (blocked || more) it->second.pending = true;
         // A vector or want that arrived meanwhile: go again now, unless the link is full.
         again = it->second.pending && !blocked && !more;
+      } else if (it != links_.end()) {
+        // The link was replaced during the round: what went out on the old one may be lost,
+        // so nothing is credited, and the round starts over on the new link. (Leaving
+        // `pushing` set here would stall this peer until the link went down.)
+        it->second.pushing = false;
+        it->second.pending = true;
+        again = static_cast<bool>(it->second.send);
       }
     }
     if (again) push_round(peer);

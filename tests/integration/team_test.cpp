@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // Generous for sanitizer builds; the figure (5 s) is what a normal build shows.
-constexpr auto kConverge = 20s;
+constexpr auto kConverge = 45s;
 
 std::string invite(const Node& n, const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args{"invite"};

@@ -83,6 +83,10 @@ void register_core_verbs(Daemon& d) {
 
   add("status", "node, peers, repos and plugins at a glance",
       [&d](control::Call&&, control::Responder r) {
+        if (!d.ready) {
+          r.reply({1, "the mesh daemon is still starting"});
+          return;
+        }
         std::string name;
         {
           std::lock_guard lock(d.mu);

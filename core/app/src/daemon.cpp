@@ -189,6 +189,7 @@ int run_daemon(const DaemonOptions& options) {
   }
   spdlog::info("mesh {} started: node {} ({}), listening on {}, root {}", MESH_VERSION,
                cfg->node.name, daemon.key.id(), daemon.listen, root.string());
+  daemon.ready = true;
   if (options.on_ready) options.on_ready(daemon.listen);
 
   {

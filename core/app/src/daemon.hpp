@@ -1,6 +1,7 @@
 // The running daemon's state shared by the core verbs and routes (internal to app).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <memory>
@@ -35,6 +36,10 @@ struct Daemon {
   std::unique_ptr<links::LinkManager> links;
   std::unique_ptr<discovery::Discovery> discovery;  // null when disabled
   std::unique_ptr<plugin::Manager> plugins;
+
+  // Set once plugins are applied and links started: `status` answers only then, which is what
+  // `mesh start --detach` waits for.
+  std::atomic<bool> ready{false};
 
   // Set by SIGINT/SIGTERM or `mesh stop`; the main thread waits for it.
   std::mutex stop_mu;

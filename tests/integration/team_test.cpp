@@ -133,6 +133,22 @@ TEST(Team, MembershipIsTransitiveAndEveryoneIsUp) {
       << "c: " << t.c.mesh({"peers"}).out;
   auto status = t.a.mesh_json({"status"});
   EXPECT_EQ(status.at("peers").as_array().size(), 2u);
+  // Heartbeats carry load and capabilities (the running plugins).
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto peers = t.a.mesh_json({"peers"});
+        for (const auto& p : peers.as_array()) {
+          const auto* caps = p.as_object().if_contains("capabilities");
+          if (p.at("name").as_string() == "bob" && caps && p.as_object().contains("load")) {
+            for (const auto& c : caps->as_array()) {
+              if (c.as_string() == "plugin:test-hello") return true;
+            }
+          }
+        }
+        return false;
+      },
+      kConverge))
+      << t.a.mesh({"--json", "peers"}).out;
 }
 
 TEST(Team, OfflineNodeCatchesUpExactlyOnceInOrder) {

@@ -84,6 +84,16 @@ int run_daemon(const DaemonOptions& options) {
                                           std::chrono::system_clock::now().time_since_epoch())
                                           .count());
   };
+  // Heartbeats advertise the running plugins; the manager is created below, before any tick.
+  gossip_options.capabilities = [&daemon] {
+    std::vector<std::string> caps;
+    if (daemon.plugins) {
+      for (const auto& p : daemon.plugins->list()) {
+        if (p.state == "running") caps.push_back("plugin:" + p.id);
+      }
+    }
+    return caps;
+  };
   auto engine = gossip::Engine::open(std::move(gossip_options));
   if (!engine) return fail("cannot open the feeds: " + engine.error().message);
   daemon.engine = std::move(*engine);

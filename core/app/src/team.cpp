@@ -493,11 +493,22 @@ json::array Team::peers_json() const {
     json::array addrs;
     for (const auto& a : p.member.addresses) addrs.emplace_back(a);
     for (const auto& a : configured_addresses(p.member.key)) addrs.emplace_back(a);
-    out.push_back(json::object{{"name", p.member.name},
-                               {"id", p.member.key.id()},
-                               {"state", p.up ? "up" : "down"},
-                               {"addresses", addrs},
-                               {"last_seen_ms", static_cast<std::int64_t>(p.last_seen_ms)}});
+    json::object peer{{"name", p.member.name},
+                      {"id", p.member.key.id()},
+                      {"state", p.up ? "up" : "down"},
+                      {"addresses", addrs},
+                      {"last_seen_ms", static_cast<std::int64_t>(p.last_seen_ms)}};
+    // What its last heartbeat said: load and capabilities (running plugins).
+    auto beat = parse_json(p.heartbeat);
+    if (beat.is_object()) {
+      if (auto* load = beat.as_object().if_contains("load"); load && load->is_number()) {
+        peer["load"] = *load;
+      }
+      if (auto* caps = beat.as_object().if_contains("capabilities"); caps && caps->is_array()) {
+        peer["capabilities"] = *caps;
+      }
+    }
+    out.push_back(std::move(peer));
   }
   return out;
 }

@@ -651,6 +651,14 @@ class EngineImpl final : public Engine {
     o["name"] = opts_.self_name;
     o["load"] = load[0];
     o["links"] = links;
+    boost::json::array caps;
+    if (opts_.capabilities) {
+      for (auto& c : opts_.capabilities()) {
+        if (caps.size() >= 64) break;  // the payload stays small: it goes out every 5 s
+        caps.emplace_back(c.substr(0, 64));
+      }
+    }
+    o["capabilities"] = std::move(caps);
     std::string payload = boost::json::serialize(o);
     if (auto r = publish("heartbeat", as_bytes(payload)); !r) {
       spdlog::warn("gossip: heartbeat: {}", r.error().message);

@@ -40,6 +40,8 @@ struct EngineOptions {
   const identity::Identity* self = nullptr;
   std::string self_name;
   std::function<std::uint64_t()> now_ms;  // wall clock; injectable for tests
+  // What this node offers, carried in every heartbeat (e.g. running plugins, runner labels).
+  std::function<std::vector<std::string>()> capabilities;
   std::chrono::milliseconds heartbeat_interval{5'000};
   std::chrono::milliseconds anti_entropy_interval{30'000};
   std::chrono::milliseconds up_window{15'000};

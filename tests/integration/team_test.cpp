@@ -366,3 +366,36 @@ TEST(Team, UnpairedNodesNearbyAreListed) {
   auto human = a.mesh({"status"});
   EXPECT_NE(human.out.find("unpaired"), std::string::npos) << human.out;
 }
+
+TEST(Team, ConfiguredAddressIsDialledAndSurvivesRestart) {
+  // Both advertise an address nobody can dial and beacons are off, so after a restart (the
+  // token's hint is gone) only `mesh add-address` gets B back to A.
+  TempDir dir("addaddr");
+  Node a(dir.path(), "alice"), b(dir.path(), "bob");
+  for (Node* n : {&a, &b}) {
+    n->write_config({}, "");
+    std::ifstream in(n->root() / "mesh.toml");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    text.replace(text.find("[discovery]\n"), 12, "[discovery]\nenabled = false\n");
+    text.replace(text.find("[http]\n"), 7, "[http]\nadvertise = [\"127.0.0.1:9\"]\n");
+    std::ofstream(n->root() / "mesh.toml", std::ios::trunc) << text;
+    ASSERT_EQ(n->start().exit, 0);
+  }
+  ASSERT_TRUE(join(b, invite(a, {"--addr", a.listen()})).is_object());
+  ASSERT_TRUE(eventually([&] { return up_peers(b).count("alice") == 1; }, kConverge));
+  ASSERT_EQ(a.stop().exit, 0);
+  ASSERT_EQ(b.stop().exit, 0);
+  ASSERT_EQ(a.restart().exit, 0);
+  ASSERT_EQ(b.restart().exit, 0);
+  EXPECT_FALSE(eventually([&] { return up_peers(b).count("alice") == 1; }, 3s))
+      << "reached A without a configured address: the test proves nothing";
+  auto bad = b.mesh({"add-address", "alice", "not-an-address"});
+  EXPECT_EQ(bad.exit, 2) << bad.err;
+  EXPECT_EQ(b.mesh({"add-address", "nobody", a.listen()}).exit, 1);
+  EXPECT_EQ(b.mesh_json({"add-address", "alice", a.listen()}).at("ok").as_bool(), true);
+  EXPECT_TRUE(eventually([&] { return up_peers(b).count("alice") == 1; }, kConverge));
+  ASSERT_EQ(b.stop().exit, 0);
+  ASSERT_EQ(b.restart().exit, 0);
+  EXPECT_TRUE(eventually([&] { return up_peers(b).count("alice") == 1; }, kConverge))
+      << b.mesh({"peers"}).out;
+}

@@ -110,7 +110,10 @@ control::Reply usage(std::string message) {
 struct Team::Impl {
   TeamContext ctx;
   links::LinkManager* links = nullptr;
-  mutable std::mutex mu;  // guards the two state files below
+  mutable std::mutex mu;  // guards the two state files below and `addresses`
+  // addresses.json in memory: the link manager asks for it on every dial round, so it is read
+  // once at start and written through on `mesh add-address`.
+  json::object addresses;
 
   fs::path invites_file() const { return ctx.root / "invites.json"; }
   fs::path addresses_file() const { return ctx.root / "addresses.json"; }
@@ -401,7 +404,7 @@ struct Team::Impl {
     if (!m) return fail("no member named " + args[0] + " (see: mesh peers)");
     {
       std::lock_guard lock(mu);
-      auto book = load(addresses_file());
+      json::object book = addresses;
       auto& entry = book[m->key.id()];
       if (!entry.is_array()) entry = json::array{};
       auto& list = entry.as_array();
@@ -415,6 +418,7 @@ struct Team::Impl {
         list.emplace_back(args[1]);
       }
       if (auto st = save(addresses_file(), book); !st) return fail(st.error().message);
+      addresses = std::move(book);
     }
     if (links) links->refresh();
     return {0, json::serialize(json::object{{"ok", true}})};
@@ -456,6 +460,7 @@ struct Team::Impl {
 
 Team::Team(TeamContext context) : impl_(std::make_unique<Impl>()) {
   impl_->ctx = std::move(context);
+  impl_->addresses = impl_->load(impl_->addresses_file());
 }
 Team::~Team() = default;
 
@@ -465,7 +470,7 @@ void Team::set_links(links::LinkManager* l) {
 
 std::vector<std::string> Team::configured_addresses(const PublicKey& key) const {
   std::lock_guard lock(impl_->mu);
-  auto book = impl_->load(impl_->addresses_file());
+  const auto& book = impl_->addresses;
   return get_strings(book, key.id(), gossip::kMaxTokenAddresses);
 }
 

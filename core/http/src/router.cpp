@@ -61,7 +61,7 @@ RouteId Router::add(std::string method, std::string path_prefix, RouteOptions op
                 [&](const Route& r) { return r.method == method && r.prefix == path_prefix; });
   RouteId id = next_++;
   routes_.push_back(
-      Route{id, std::move(method), std::move(path_prefix), options, std::move(handler)});
+      Route{id, std::move(method), std::move(path_prefix), options, std::move(handler), nullptr});
   return id;
 }
 
@@ -73,7 +73,21 @@ bool Router::try_add(std::string method, std::string path_prefix, RouteOptions o
   }
   RouteId new_id = next_++;
   routes_.push_back(
-      Route{new_id, std::move(method), std::move(path_prefix), options, std::move(handler)});
+      Route{new_id, std::move(method), std::move(path_prefix), options, std::move(handler),
+            nullptr});
+  if (id) *id = new_id;
+  return true;
+}
+
+bool Router::try_add_stream(std::string method, std::string path_prefix, RouteOptions options,
+                            StreamHandler handler, RouteId* id) {
+  std::lock_guard lock(mu_);
+  for (const auto& r : routes_) {
+    if (r.method == method && r.prefix == path_prefix) return false;
+  }
+  RouteId new_id = next_++;
+  routes_.push_back(Route{new_id, std::move(method), std::move(path_prefix), options, nullptr,
+                          std::move(handler)});
   if (id) *id = new_id;
   return true;
 }
@@ -118,7 +132,7 @@ std::variant<Router::Match, Router::Miss> Router::find(std::string_view method,
     // Longest prefix first; on a tie an exact method beats "*".
     if (len > best_len || (len == best_len && best->method == "*" && r.method != "*")) best = &r;
   }
-  if (best) return Match{best->options, best->handler};
+  if (best) return Match{best->options, best->handler, best->stream};
   return path_known ? Miss::method_not_allowed : Miss::not_found;
 }
 

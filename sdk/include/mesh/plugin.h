@@ -1,9 +1,12 @@
 /*
  * mesh/plugin.h — the stable C ABI between the mesh daemon and its plugins.
  *
- * ABI 1.1. Pure C99, no link dependencies: a plugin links against nothing from the daemon.
+ * ABI 1.2. Pure C99, no link dependencies: a plugin links against nothing from the daemon.
  * 1.1 added events: mesh_event, mesh_event_handler and, at the end of mesh_host, publish,
  * subscribe, unsubscribe, peers_json and self_json.
+ * 1.2 added streamed HTTP (http_route2 with MESH_ROUTE_* flags, http_read, http_begin,
+ * http_write, http_end), peer connections (peer_connect, peer_read, peer_write, peer_close)
+ * and heartbeat_set, all at the end of mesh_host.
  *
  * Rules (docs/plugin-sdk.md explains them with examples):
  *
@@ -41,7 +44,7 @@ extern "C" {
 #endif
 
 #define MESH_ABI_MAJOR 1
-#define MESH_ABI_MINOR 1
+#define MESH_ABI_MINOR 2
 
 /* Size of the error buffers the host hands to plugins (and expects from them). */
 #define MESH_ERR_CAP 256
@@ -118,6 +121,11 @@ typedef struct mesh_cli_request {
   const mesh_str* argv; /* the verb's arguments, without the verb itself */
   size_t argc;
 } mesh_cli_request;
+
+/* ABI 1.2: flags of http_route2. */
+#define MESH_ROUTE_STREAM 1u /* the body is not buffered: read it with http_read, answer with
+                                http_begin/http_write/http_end (or http_respond) */
+#define MESH_ROUTE_LOCAL 2u  /* loopback clients only (UI pages); members get 403 */
 
 /* ABI 1.1: one gossip event, borrowed for the duration of the handler call. */
 #define MESH_EVENT_EPHEMERAL 1u /* a live-only topic: never stored, seq is 0, no redelivery */
@@ -207,6 +215,51 @@ typedef struct mesh_host {
   int32_t (*peers_json)(void* ctx, char* buf, size_t cap, size_t* needed);
   /* This node as a JSON object: {"name":..,"id":"mesh:.."}. Copy semantics as config_json. */
   int32_t (*self_json)(void* ctx, char* buf, size_t cap, size_t* needed);
+
+  /* ---- ABI 1.2. Check MESH_HAS_FIELD(host, mesh_host, http_route2) before use. ---- */
+
+  /* http_route with flags (MESH_ROUTE_*). With MESH_ROUTE_STREAM the handler gets an empty
+     request->body; max_body then caps the bytes http_read returns (more: MESH_E_LIMIT and
+     the client gets 413 if nothing was sent yet). Streamed calls are not counted against the
+     plugin's pending-call limit: cap them yourself. */
+  int32_t (*http_route2)(void* ctx, mesh_str method, mesh_str path, uint64_t max_body,
+                         uint32_t flags, mesh_http_handler handler, void* user, char* err,
+                         size_t err_cap);
+  /* Streamed calls only. Blocks until up to cap bytes of the request body (de-chunked, as
+     sent: a gzip body stays gzip) are read; *got = 0 at the end of the body. MESH_E_LIMIT past
+     max_body, MESH_E_STATE when the client went away or timed out. One reader at a time; it
+     may run concurrently with http_begin/http_write/http_end on another thread. Never call
+     it from the handler itself: hand the call to a thread of your own. */
+  int32_t (*http_read)(void* ctx, uint64_t call_id, char* buf, size_t cap, size_t* got);
+  /* Streamed calls only. Blocks until the status line and headers are sent; the body follows
+     chunked (Content-Length and Transfer-Encoding headers are ignored). */
+  int32_t (*http_begin)(void* ctx, uint64_t call_id, uint32_t status,
+                        const mesh_http_header* headers, size_t header_count);
+  /* Blocks until data is written to the connection (this is the back-pressure). */
+  int32_t (*http_write)(void* ctx, uint64_t call_id, mesh_str data);
+  /* Ends a streamed call: ok != 0 sends the last chunk; ok == 0 aborts (the connection is
+     closed, so the client sees a truncated response). Without http_begin, ok != 0 answers 500
+     unless http_respond was used. The call_id is dead afterwards. Every streamed call must
+     end with http_end or http_respond; a plugin that stops first has its calls aborted. */
+  int32_t (*http_end)(void* ctx, uint64_t call_id, uint32_t ok);
+
+  /* A TLS 1.3 connection to another member, made with this node's certificate and accepted only
+     if the server presents the certificate of a current member (peer_id "mesh:..." pins one
+     member; empty accepts any member). host_port: "host:port" or "[v6]:port". Blocking;
+     timeout_ms bounds the connect and every later read and write (0: 30 s). */
+  int32_t (*peer_connect)(void* ctx, mesh_str host_port, mesh_str peer_id, uint32_t timeout_ms,
+                          uint64_t* conn, char* err, size_t err_cap);
+  /* Blocks until at least one byte is read; *got = 0 when the server closed the connection. */
+  int32_t (*peer_read)(void* ctx, uint64_t conn, char* buf, size_t cap, size_t* got);
+  /* Blocks until every byte is written. */
+  int32_t (*peer_write)(void* ctx, uint64_t conn, mesh_str data);
+  /* Closes and forgets conn. Connections a plugin leaves open are closed when it stops. */
+  int32_t (*peer_close)(void* ctx, uint64_t conn);
+
+  /* Sets this plugin's part of every heartbeat this node sends: a JSON value of at most
+     8 KiB (empty clears it). Other members see it in peers_json under
+     "plugins": {"<plugin id>": value} within one heartbeat interval (5 s). */
+  int32_t (*heartbeat_set)(void* ctx, mesh_str json);
   /* Later minors append here. */
 } mesh_host;
 

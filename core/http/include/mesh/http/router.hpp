@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "mesh/base/result.hpp"
 #include "mesh/identity/identity.hpp"
 
 namespace mesh::http {
@@ -50,6 +51,35 @@ using Responder = std::function<void(Response)>;
 // a handler become a 500.
 using Handler = std::function<void(Request&&, Responder)>;
 
+// One streamed request/response (a route registered with add_stream): the body is not
+// buffered. Every method blocks the calling thread until the connection has done the work, so
+// call them from a thread of your own, never from the handler (which runs on the I/O strand).
+// One thread may read while another writes (git needs that: its stdin and stdout are pumped
+// separately); reads are sequential, and so are begin/write/end/respond.
+// Dropping the last reference without end() or respond() answers 500 if nothing was sent yet,
+// and otherwise closes the connection (a truncated chunked body, which clients detect).
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  // Up to `cap` bytes of the request body, de-chunked (a gzip body stays gzip). 0 at the end.
+  // Errc::limit past RouteOptions::max_body, Errc::io when the client went away or the body
+  // timeout passed, Errc::invalid for a malformed chunked body.
+  virtual Result<std::size_t> read(char* buf, std::size_t cap) = 0;
+  // Sends the status line and headers; the body follows chunked (Content-Length and
+  // Transfer-Encoding from `headers` are ignored). Errc::state if already begun.
+  virtual Status begin(unsigned status,
+                       std::vector<std::pair<std::string, std::string>> headers) = 0;
+  // Writes one chunk (empty data is a no-op); returns once it is on the wire.
+  virtual Status write(std::string_view data) = 0;
+  // ok: sends the last chunk (after begin(); without begin() it answers 500). !ok: closes the
+  // connection. Further calls fail with Errc::state.
+  virtual Status end(bool ok) = 0;
+  // A whole response instead of begin/write/end (only before begin()).
+  virtual Status respond(Response r) = 0;
+};
+// Invoked on the connection's I/O strand with the request (empty body); must not block.
+using StreamHandler = std::function<void(Request&&, std::shared_ptr<Exchange>)>;
+
 class WsConnection;  // websocket.hpp
 // Called on the link's strand once an upgrade was accepted (see websocket.hpp). Must not block.
 using WsRouteHandler = std::function<void(const Request&, std::shared_ptr<WsConnection>)>;
@@ -84,6 +114,10 @@ class Router {
   // Fails (returns false) if the same method+prefix is already registered.
   bool try_add(std::string method, std::string path_prefix, RouteOptions options, Handler handler,
                RouteId* id);
+  // A streamed route (see Exchange); otherwise like try_add. RouteOptions::max_body caps the
+  // bytes Exchange::read returns. HEAD does not fall back to a streamed GET route.
+  bool try_add_stream(std::string method, std::string path_prefix, RouteOptions options,
+                      StreamHandler handler, RouteId* id);
   void remove(RouteId id);
 
   // A WebSocket endpoint at exactly `path`, for authenticated members only (anyone else gets
@@ -95,7 +129,8 @@ class Router {
 
   struct Match {
     RouteOptions options;
-    Handler handler;
+    Handler handler;        // exactly one of handler and stream is set
+    StreamHandler stream;
   };
   enum class Miss { not_found, method_not_allowed };
   // Returns the handler, or why there is none.
@@ -108,6 +143,7 @@ class Router {
     std::string prefix;
     RouteOptions options;
     Handler handler;
+    StreamHandler stream;
   };
   struct WsRoute {
     RouteId id;

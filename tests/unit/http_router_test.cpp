@@ -146,3 +146,32 @@ TEST(HttpResponse, TextAndJsonSetContentType) {
   EXPECT_EQ(j.status, 201u);
   EXPECT_EQ(j.headers[0].second, "application/json");
 }
+
+TEST(HttpRouter, ExactRouteOnlyTakesItsOwnPathAndBeatsAPrefixRoute) {
+  Router r;
+  RouteOptions exact;
+  exact.exact = true;
+  r.add("GET", "/", exact, named("page"));
+  EXPECT_EQ(which(r, "GET", "/"), "page");
+  EXPECT_EQ(which(r, "GET", "/x.git/info/refs"), "404");
+  // A catch-all prefix route on the same method and prefix coexists with it.
+  RouteId id = 0;
+  ASSERT_TRUE(r.try_add("GET", "/", {}, named("git"), &id));
+  EXPECT_FALSE(r.try_add("GET", "/", exact, named("again"), nullptr));
+  EXPECT_EQ(which(r, "GET", "/"), "page");
+  EXPECT_EQ(which(r, "GET", "/x.git/info/refs"), "git");
+  r.remove(id);
+  EXPECT_EQ(which(r, "GET", "/x.git/info/refs"), "404");
+}
+
+TEST(HttpRouter, StreamRoutesAreFoundWithTheirStreamHandler) {
+  Router r;
+  ASSERT_TRUE(r.try_add_stream(
+      "POST", "/up", {}, [](Request&&, std::shared_ptr<Exchange>) {}, nullptr));
+  EXPECT_FALSE(r.try_add("POST", "/up", {}, named("dup"), nullptr));
+  auto found = r.find("POST", "/up/a");
+  auto* m = std::get_if<Router::Match>(&found);
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(m->stream);
+  EXPECT_FALSE(m->handler);
+}

@@ -39,11 +39,8 @@ void register_core_routes(Daemon& d) {
   http::RouteOptions opts;
   opts.access = http::Access::local;
   opts.max_body = 0;
-  d.router->add("GET", "/", opts, [&d](http::Request&& req, http::Responder respond) {
-    if (req.path != "/") {
-      respond(http::Response::text(404, "not found\n"));
-      return;
-    }
+  opts.exact = true;  // plugins serve the paths below "/" (e.g. /<repo>.git/...)
+  d.router->add("GET", "/", opts, [&d](http::Request&&, http::Responder respond) {
     std::string name;
     {
       std::lock_guard lock(d.mu);

@@ -28,6 +28,13 @@ std::size_t prefix_length(std::string_view prefix) {
   return prefix.size();
 }
 
+// Registrations that would shadow each other exactly.
+template <typename R>
+bool same_slot(const R& r, std::string_view method, std::string_view prefix,
+               const RouteOptions& options) {
+  return r.method == method && r.prefix == prefix && r.options.exact == options.exact;
+}
+
 }  // namespace
 
 std::string_view Request::header(std::string_view name) const {
@@ -58,7 +65,7 @@ RouteId Router::add(std::string method, std::string path_prefix, RouteOptions op
   std::lock_guard lock(mu_);
   // Re-registering the same method+prefix replaces the old route (its id stops working).
   std::erase_if(routes_,
-                [&](const Route& r) { return r.method == method && r.prefix == path_prefix; });
+                [&](const Route& r) { return same_slot(r, method, path_prefix, options); });
   RouteId id = next_++;
   routes_.push_back(
       Route{id, std::move(method), std::move(path_prefix), options, std::move(handler), nullptr});
@@ -69,12 +76,11 @@ bool Router::try_add(std::string method, std::string path_prefix, RouteOptions o
                      Handler handler, RouteId* id) {
   std::lock_guard lock(mu_);
   for (const auto& r : routes_) {
-    if (r.method == method && r.prefix == path_prefix) return false;
+    if (same_slot(r, method, path_prefix, options)) return false;
   }
   RouteId new_id = next_++;
-  routes_.push_back(
-      Route{new_id, std::move(method), std::move(path_prefix), options, std::move(handler),
-            nullptr});
+  routes_.push_back(Route{new_id, std::move(method), std::move(path_prefix), options,
+                          std::move(handler), nullptr});
   if (id) *id = new_id;
   return true;
 }
@@ -83,7 +89,7 @@ bool Router::try_add_stream(std::string method, std::string path_prefix, RouteOp
                             StreamHandler handler, RouteId* id) {
   std::lock_guard lock(mu_);
   for (const auto& r : routes_) {
-    if (r.method == method && r.prefix == path_prefix) return false;
+    if (same_slot(r, method, path_prefix, options)) return false;
   }
   RouteId new_id = next_++;
   routes_.push_back(Route{new_id, std::move(method), std::move(path_prefix), options, nullptr,
@@ -121,6 +127,7 @@ std::variant<Router::Match, Router::Miss> Router::find(std::string_view method,
   bool path_known = false;
   for (const auto& r : routes_) {
     if (!prefix_matches(r.prefix, path)) continue;
+    if (r.options.exact && path != r.prefix) continue;
     path_known = true;
     if (r.method != "*" && r.method != method) continue;
     if (!best) {
@@ -129,8 +136,17 @@ std::variant<Router::Match, Router::Miss> Router::find(std::string_view method,
     }
     std::size_t len = prefix_length(r.prefix);
     std::size_t best_len = prefix_length(best->prefix);
-    // Longest prefix first; on a tie an exact method beats "*".
-    if (len > best_len || (len == best_len && best->method == "*" && r.method != "*")) best = &r;
+    // Longest prefix first; on a tie an exact route beats a prefix route, then an exact
+    // method beats "*".
+    if (len > best_len) {
+      best = &r;
+    } else if (len == best_len) {
+      if (r.options.exact != best->options.exact) {
+        if (r.options.exact) best = &r;
+      } else if (best->method == "*" && r.method != "*") {
+        best = &r;
+      }
+    }
   }
   if (best) return Match{best->options, best->handler, best->stream};
   return path_known ? Miss::method_not_allowed : Miss::not_found;

@@ -96,6 +96,10 @@ struct RouteOptions {
   // never runs. The whole body is buffered into Request::body.
   std::size_t max_body = 1 << 20;
   Access access = Access::member;
+  // Matches only the path equal to the prefix (e.g. the status page at "/", which must not
+  // swallow every other path). An exact route and a prefix route may share method and prefix;
+  // the exact one wins on its own path.
+  bool exact = false;
 };
 
 using RouteId = std::uint64_t;

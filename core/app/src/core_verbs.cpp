@@ -5,6 +5,7 @@
 #include "daemon.hpp"
 #include "logging.hpp"
 #include "mesh/app/app.hpp"
+#include "plugin_views.hpp"
 
 namespace mesh::app {
 namespace json = boost::json;
@@ -98,12 +99,17 @@ void register_core_verbs(Daemon& d) {
                           {"version", MESH_VERSION},
                           {"root", d.root.string()},
                           {"pid", static_cast<std::int64_t>(::getpid())}};
-        r.reply(ok(json::object{{"node", node},
-                                {"peers", d.team->peers_json()},
-                                {"nearby", nearby_json(d)},
-                                {"gossip", gossip_json(d)},
-                                {"repos", json::array{}},
-                                {"plugins", plugins_json(d)}}));
+        json::object out{{"node", node},
+                         {"peers", d.team->peers_json()},
+                         {"nearby", nearby_json(d)},
+                         {"gossip", gossip_json(d)},
+                         {"repos", json::array{}},
+                         {"plugins", plugins_json(d)}};
+        // The repos come from the replication plugin's own view, when it runs.
+        ask_plugin(d, "repos", {}, [out = std::move(out), r](std::optional<json::value> v) mutable {
+          if (v && v->is_array()) out["repos"] = std::move(*v);
+          r.reply(ok(out));
+        });
       });
 
   add("id", "this node's public identity", [&d](control::Call&&, control::Responder r) {
@@ -134,10 +140,18 @@ void register_core_verbs(Daemon& d) {
   });
 
   add("sync", "force an anti-entropy round with every linked member now",
-      [&d](control::Call&&, control::Responder r) {
+      [&d](control::Call&& call, control::Responder r) {
+        if (call.args.size() > 1) return r.reply({2, "usage: mesh sync [REPO]"});
         d.engine->sync_now();
         d.links->refresh();
-        r.reply(ok(json::object{{"ok", true}}));
+        // Repos compare through the replication plugin, when it runs.
+        ask_plugin(d, "repos-sync", call.args, [r](std::optional<json::value> v) {
+          json::object out{{"ok", true}};
+          if (v && v->is_object()) {
+            if (auto* q = v->as_object().if_contains("queued")) out["repos_queued"] = *q;
+          }
+          r.reply(ok(out));
+        });
       });
 
   add("stop", "stop the daemon gracefully", [&d](control::Call&&, control::Responder r) {

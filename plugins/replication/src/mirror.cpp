@@ -287,6 +287,12 @@ bool Mirrors::has_object(const std::string& repo, const std::string& oid) const 
   return git_odb_exists(odb.get(), &id) == 1;
 }
 
+bool Mirrors::contains(const std::string& repo, const std::string& a, const std::string& b) const {
+  Repo r;
+  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) return false;
+  return repl::contains(r.get(), a, b);
+}
+
 std::string Mirrors::fetch(const std::string& repo, const std::string& url,
                            std::map<std::string, std::string>* advertised) const {
   Repo r;

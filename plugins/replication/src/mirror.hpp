@@ -60,6 +60,8 @@ class Mirrors {
   static std::string digest(const std::map<std::string, std::string>& refs);
 
   bool has_object(const std::string& repo, const std::string& oid) const;
+  // Whether commit `a` equals or descends from commit `b`.
+  bool contains(const std::string& repo, const std::string& a, const std::string& b) const;
 
   // Fetches heads and tags from `url` (objects only; the refs land under refs/mesh/incoming/
   // and are removed again). `advertised` receives the remote's heads and tags. Returns an error

@@ -81,7 +81,7 @@ bool is_commit(git_repository* repo, const git_oid* oid) {
 }
 
 // Whether `a` contains `b` (equal or descendant); false for anything that is not two commits.
-bool contains(git_repository* repo, const std::string& a, const std::string& b) {
+bool descends(git_repository* repo, const std::string& a, const std::string& b) {
   if (a == b) return true;
   git_oid oa, ob;
   if (!parse_oid(a, &oa) || !parse_oid(b, &ob)) return false;
@@ -290,7 +290,7 @@ bool Mirrors::has_object(const std::string& repo, const std::string& oid) const 
 bool Mirrors::contains(const std::string& repo, const std::string& a, const std::string& b) const {
   Repo r;
   if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) return false;
-  return repl::contains(r.get(), a, b);
+  return repl::descends(r.get(), a, b);
 }
 
 std::string Mirrors::fetch(const std::string& repo, const std::string& url,
@@ -369,7 +369,7 @@ Applied Mirrors::apply(const std::string& repo, const RefChange& change, const s
     }
     if (!has_object(repo, change.new_oid)) return Applied::missing;
     if (*mine == change.old_oid ||
-        (*mine != kZeroOid && contains(r.get(), change.new_oid, *mine))) {
+        (*mine != kZeroOid && descends(r.get(), change.new_oid, *mine))) {
       int rc = cas(r.get(), change.ref, *mine, change.new_oid, why);
       if (rc == GIT_EMODIFIED) continue;
       if (rc != 0) {
@@ -404,8 +404,8 @@ Applied Mirrors::reconcile(const std::string& repo, const std::string& ref, cons
   auto mine = current(r.get(), ref, err);
   if (!mine) return Applied::kept;
   if (*mine == oid) return Applied::unchanged;
-  if (*mine != kZeroOid && contains(r.get(), *mine, oid)) return Applied::unchanged;  // ahead
-  if (*mine != kZeroOid && !contains(r.get(), oid, *mine)) {
+  if (*mine != kZeroOid && descends(r.get(), *mine, oid)) return Applied::unchanged;  // ahead
+  if (*mine != kZeroOid && !descends(r.get(), oid, *mine)) {
     // Already parked at this tip: nothing new.
     auto parked = current(r.get(), park_name(node, ref), nullptr);
     if (parked && *parked == oid) return Applied::unchanged;
@@ -430,7 +430,7 @@ int Mirrors::clear_resolved(const std::string& repo, const std::string& ref) con
   });
   int cleared = 0;
   for (const auto& [name, oid] : parks) {
-    if (!contains(r.get(), *mine, oid)) continue;
+    if (!descends(r.get(), *mine, oid)) continue;
     Ref p;
     if (git_reference_lookup(p.out(), r.get(), name.c_str()) == 0 &&
         git_reference_delete(p.get()) == 0) {

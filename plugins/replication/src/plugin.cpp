@@ -1,0 +1,406 @@
+// The replication plugin's ABI glue: routes, verbs, subscriptions and timers on one side, the
+// SDK-free Replicator / Mirrors / GitService on the other.
+#include <boost/json.hpp>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "git_service.hpp"
+#include "mesh/plugin.hpp"
+#include "mirror.hpp"
+#include "names.hpp"
+#include "replicator.hpp"
+#include "tls_stream.hpp"
+
+namespace mesh::repl {
+namespace {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+mesh_str as_str(std::string_view s) {
+  return mesh_str{s.data(), s.size()};
+}
+
+std::uint64_t setting(const json::object& cfg, std::string_view key, std::uint64_t dflt,
+                      std::uint64_t max) {
+  auto* v = cfg.if_contains(key);
+  if (!v) return dflt;
+  if (auto* i = v->if_int64(); i && *i >= 0 && static_cast<std::uint64_t>(*i) <= max) {
+    return static_cast<std::uint64_t>(*i);
+  }
+  throw sdk::Error(MESH_E_INVALID, "[plugins.replication] " + std::string(key) +
+                                       " must be an integer from 0 to " + std::to_string(max));
+}
+
+// A connection made by the daemon (ABI 1.2 peer_connect), for the libgit2 TLS stream.
+class HostConn final : public Conn {
+ public:
+  HostConn(const mesh_host* h, std::uint64_t id) : h_(h), id_(id) {}
+  ~HostConn() override { close(); }
+  long read(char* buf, std::size_t cap) override {
+    size_t got = 0;
+    return h_->peer_read(h_->ctx, id_, buf, cap, &got) == MESH_OK ? static_cast<long>(got) : -1;
+  }
+  long write(const char* buf, std::size_t len) override {
+    return h_->peer_write(h_->ctx, id_, mesh_str{buf, len}) == MESH_OK ? static_cast<long>(len)
+                                                                       : -1;
+  }
+  void close() override {
+    if (id_) h_->peer_close(h_->ctx, id_);
+    id_ = 0;
+  }
+
+ private:
+  const mesh_host* h_;
+  std::uint64_t id_;
+};
+
+// A streamed HTTP call (ABI 1.2) as the GitService sees it.
+class CallIo final : public HttpIo {
+ public:
+  CallIo(const mesh_host* h, std::uint64_t call) : h_(h), call_(call) {}
+  ~CallIo() override {
+    if (!ended_) h_->http_end(h_->ctx, call_, 0);
+  }
+  int read(char* buf, std::size_t cap, std::size_t* got) override {
+    return h_->http_read(h_->ctx, call_, buf, cap, got);
+  }
+  int begin(unsigned status,
+            const std::vector<std::pair<std::string, std::string>>& headers) override {
+    std::vector<mesh_http_header> hs;
+    for (const auto& [n, v] : headers) hs.push_back({as_str(n), as_str(v)});
+    return h_->http_begin(h_->ctx, call_, status, hs.data(), hs.size());
+  }
+  int write(std::string_view data) override { return h_->http_write(h_->ctx, call_, as_str(data)); }
+  int end(bool ok) override {
+    ended_ = true;
+    return h_->http_end(h_->ctx, call_, ok ? 1u : 0u);
+  }
+  int respond(unsigned status, std::string_view content_type, std::string_view body) override {
+    mesh_http_header ct{as_str("Content-Type"), as_str(content_type)};
+    mesh_http_response r{};
+    r.struct_size = sizeof r;
+    r.status = status;
+    r.headers = &ct;
+    r.header_count = 1;
+    r.body = as_str(body);
+    ended_ = true;
+    return h_->http_respond(h_->ctx, call_, &r);
+  }
+
+ private:
+  const mesh_host* h_;
+  std::uint64_t call_;
+  bool ended_ = false;
+};
+
+class Replication final : public sdk::Plugin, public Services {
+ public:
+  void start() override {
+    const mesh_host* h = host().raw();
+    if (!h || !MESH_HAS_FIELD(h, mesh_host, heartbeat_set) || !h->http_route2 || !h->peer_connect ||
+        !h->heartbeat_set) {
+      throw sdk::Error(MESH_E_UNSUPPORTED, "replication needs a daemon with ABI 1.2");
+    }
+    auto cfg_value = json::parse(host().config_json());
+    const json::object empty;
+    const json::object& cfg = cfg_value.is_object() ? cfg_value.as_object() : empty;
+    push_wait_ = std::chrono::milliseconds(setting(cfg, "push_wait_ms", 3000, 60'000));
+    fs::path data = host().data_dir();
+    fs::path repos =
+        data.parent_path().parent_path() / "repos";  // <root>/data/<id> -> <root>/repos
+    if (auto* v = cfg.if_contains("repos_dir"); v && v->is_string()) {
+      repos = std::string(v->as_string());
+    }
+    self_id_ = json::parse(host().self_json()).as_object().at("id").as_string().c_str();
+
+    mirrors_ = std::make_unique<Mirrors>(repos);
+    GitServiceOptions gopts;
+    gopts.repos_dir = repos;
+    gopts.max_processes = setting(cfg, "max_git_processes", 8, 256);
+    gopts.max_request_bytes = setting(cfg, "max_push_bytes", 2ull << 30, 64ull << 30);
+    git_ = std::make_unique<GitService>(gopts);
+    ReplicatorOptions ropts;
+    ropts.state_dir = data;
+    ropts.self_id = self_id_;
+    replicator_ = std::make_unique<Replicator>(*mirrors_, *this, ropts);
+
+    install_tls_stream([h](const std::string& host_port, const std::string& peer,
+                           std::string* err) -> std::unique_ptr<Conn> {
+      std::uint64_t id = 0;
+      char buf[MESH_ERR_CAP] = {0};
+      if (h->peer_connect(h->ctx, as_str(host_port), as_str(peer), 30'000, &id, buf, sizeof buf) !=
+          MESH_OK) {
+        *err = std::string("connecting to ") + host_port + ": " + buf;
+        return nullptr;
+      }
+      return std::make_unique<HostConn>(h, id);
+    });
+    replicator_->start();
+
+    for (const char* method : {"GET", "POST"}) {
+      char err[MESH_ERR_CAP] = {0};
+      if (h->http_route2(h->ctx, as_str(method), as_str("/"), gopts.max_request_bytes,
+                         MESH_ROUTE_STREAM, &git_tramp, this, err, sizeof err) != MESH_OK) {
+        throw sdk::Error(MESH_E_EXISTS, std::string("cannot serve git over HTTP: ") + err);
+      }
+    }
+    route("GET", "/repos", [this](const sdk::HttpRequest& r) { page(r); });
+    verb("repos", "the mirrors with their refs and divergences",
+         [this](const sdk::CliRequest& r) { repos_verb(r); });
+    verb("repos-sync", "compare and fetch repos with every member now (used by mesh sync)",
+         [this](const sdk::CliRequest& r) { sync_verb(r); });
+    subscribe("refs-apply", kRefsTopic, [this](const sdk::Event& e) {
+      return replicator_->on_refs(std::string(e.origin()), e.payload());
+    });
+    subscribe("refs-ack", kAckTopic, [this](const sdk::Event& e) {
+      replicator_->on_ack(std::string(e.origin()), e.payload());
+      return true;
+    });
+    timer(std::chrono::seconds(5), true, [this] { replicator_->anti_entropy(); });
+  }
+
+  void stop() override {
+    if (replicator_) replicator_->stop();
+    uninstall_tls_stream();
+    // Git requests still running end with their calls (the host aborted them on stop).
+    std::unique_lock lock(mu_);
+    idle_.wait_for(lock, std::chrono::seconds(30), [this] { return active_ == 0; });
+  }
+
+  // ---- Services ----
+  void log(Level level, const std::string& m) override {
+    static constexpr sdk::Level map[] = {sdk::Level::debug, sdk::Level::info, sdk::Level::warn,
+                                         sdk::Level::error};
+    Plugin::log(map[level], m);
+  }
+
+  std::vector<PeerInfo> peers() override {
+    std::vector<PeerInfo> out;
+    boost::system::error_code ec;
+    auto v = json::parse(host().peers_json(), ec);
+    if (ec || !v.is_array()) return out;
+    for (const auto& e : v.as_array()) {
+      auto* o = e.if_object();
+      if (!o) continue;
+      PeerInfo p;
+      if (auto* s = o->if_contains("id"); s && s->is_string()) p.id = s->as_string().c_str();
+      if (auto* s = o->if_contains("name"); s && s->is_string()) p.name = s->as_string().c_str();
+      if (auto* s = o->if_contains("state"); s && s->is_string()) p.up = s->as_string() == "up";
+      if (auto* a = o->if_contains("addresses"); a && a->is_array()) {
+        for (const auto& x : a->as_array()) {
+          if (x.is_string()) p.addresses.emplace_back(x.as_string().c_str());
+        }
+      }
+      auto* plugins = o->if_contains("plugins");
+      auto* mine = plugins && plugins->is_object() ? plugins->as_object().if_contains("replication")
+                                                   : nullptr;
+      auto* repos = mine && mine->is_object() ? mine->as_object().if_contains("repos") : nullptr;
+      if (repos && repos->is_object()) {
+        p.has_digests = true;
+        for (const auto& [name, d] : repos->as_object()) {
+          if (d.is_string()) p.digests[std::string(name)] = d.as_string().c_str();
+        }
+      }
+      if (!p.id.empty()) out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  bool publish(const std::string& topic, const std::string& payload, std::string* err) override {
+    try {
+      Plugin::publish(topic, payload);
+      return true;
+    } catch (const std::exception& e) {
+      *err = e.what();
+      return false;
+    }
+  }
+
+  void set_heartbeat(const std::string& json) override {
+    const mesh_host* h = host().raw();
+    if (h->heartbeat_set(h->ctx, as_str(json)) != MESH_OK) {
+      Plugin::log(sdk::Level::warn, "the heartbeat refused the repo digests");
+    }
+  }
+
+ private:
+  static void git_tramp(void* user, const mesh_http_request* req) noexcept {
+    auto* self = static_cast<Replication*>(user);
+    try {
+      self->git_request(req);
+    } catch (...) {
+      CallIo io(self->host().raw(), req->call_id);
+      io.respond(500, "text/plain; charset=utf-8", "internal error\n");
+    }
+  }
+
+  // On the plugin executor: parse, then hand the blocking work to a thread of its own.
+  void git_request(const mesh_http_request* req) {
+    const mesh_host* h = host().raw();
+    std::string_view path(req->path.ptr, req->path.len);
+    auto parsed = parse_git_path(path);
+    if (!parsed) {
+      CallIo io(h, req->call_id);
+      bool git_like = path.find(".git") != std::string_view::npos || path.ends_with("/info/refs") ||
+                      path.ends_with("-pack");
+      if (git_like) {
+        io.respond(400, "text/plain; charset=utf-8",
+                   "invalid repository name: use letters, digits, '.', '_' and '-' (at most 100, "
+                   "not starting with '.' or '-')\n");
+      } else {
+        io.respond(404, "text/plain; charset=utf-8", "not found\n");
+      }
+      return;
+    }
+    GitRequest g;
+    g.path = *parsed;
+    g.method.assign(req->method.ptr, req->method.len);
+    g.query.assign(req->query.ptr, req->query.len);
+    for (size_t i = 0; i < req->header_count; ++i) {
+      g.headers.emplace_back(std::string(req->headers[i].name.ptr, req->headers[i].name.len),
+                             std::string(req->headers[i].value.ptr, req->headers[i].value.len));
+    }
+    const std::uint64_t call = req->call_id;
+    {
+      std::lock_guard lock(mu_);
+      ++active_;
+    }
+    std::thread([this, h, call, g = std::move(g)]() mutable {
+      serve_git(h, call, std::move(g));
+      std::lock_guard lock(mu_);
+      --active_;
+      idle_.notify_all();
+    }).detach();
+  }
+
+  void serve_git(const mesh_host* h, std::uint64_t call, GitRequest g) {
+    CallIo io(h, call);
+    const std::string repo = g.path.repo;
+    std::vector<RefUpdate> pushed;
+    g.after_receive = [this, &repo, &pushed](const std::vector<RefUpdate>& updates) {
+      pushed = updates;
+      std::vector<RefChange> changes;
+      for (const auto& u : updates) changes.push_back({u.ref, u.old_oid, u.new_oid});
+      replicator_->pushed(repo, changes);
+      if (changes.empty()) return std::string();
+      return "mesh: " + replicator_->wait_replicated(repo, changes, push_wait_);
+    };
+    ServeResult r = git_->serve(g, io);
+    if (!r.log.empty()) {
+      Plugin::log(r.status >= 500 ? sdk::Level::warn : sdk::Level::info,
+                  "git " + repo + ": " + r.log);
+    }
+    // A push whose client did not ask for a sideband still replicates.
+    if (pushed.empty() && !r.updates.empty()) {
+      std::vector<RefChange> changes;
+      for (const auto& u : r.updates) changes.push_back({u.ref, u.old_oid, u.new_oid});
+      replicator_->pushed(repo, changes);
+    }
+  }
+
+  void repos_verb(const sdk::CliRequest& r) {
+    if (!r.args().empty()) return void(r.reply(2, "usage: mesh repos [--json]\n"));
+    std::string js = replicator_->repos_json();
+    if (r.json()) return void(r.reply(0, js));
+    auto v = json::parse(js).as_array();
+    if (v.empty()) {
+      return void(
+          r.reply(0, "no repos yet: push one with git push https://localhost:PORT/NAME.git\n"));
+    }
+    std::string out = "REPO                 REFS  DIVERGENCES\n";
+    std::string details;
+    for (const auto& e : v) {
+      const auto& o = e.as_object();
+      std::string name = o.at("name").as_string().c_str();
+      auto nrefs = o.at("refs").as_object().size();
+      const auto& divs = o.at("divergences").as_array();
+      char line[256];
+      std::snprintf(line, sizeof line, "%-20s %5zu  %zu\n", name.c_str(), nrefs, divs.size());
+      out += line;
+      for (const auto& d : divs) {
+        const auto& x = d.as_object();
+        details += "\n" + name + ": " + std::string(x.at("ref").as_string()) + " diverged from " +
+                   std::string(x.at("node").as_string()) + " (their tip " +
+                   std::string(x.at("oid").as_string()).substr(0, 12) + ", parked as " +
+                   std::string(x.at("parked_as").as_string()) +
+                   ")\n  merge it:   " + std::string(x.at("resolve").as_string()) +
+                   "\n  or drop it: " + std::string(x.at("discard").as_string()) + "\n";
+      }
+    }
+    r.reply(0, out + details);
+  }
+
+  void sync_verb(const sdk::CliRequest& r) {
+    std::string repo;
+    if (r.args().size() > 1) return void(r.reply(2, "usage: mesh sync [REPO]\n"));
+    if (r.args().size() == 1) {
+      repo = std::string(r.args()[0]);
+      if (!valid_repo_name(repo)) return void(r.reply(1, "invalid repo name: " + repo + "\n"));
+    }
+    std::size_t n = replicator_->sync_now(repo);
+    replicator_->refresh_heartbeat();
+    if (r.json())
+      return void(r.reply(0, json::serialize(json::object{{"ok", true}, {"queued", n}})));
+    r.reply(0, "queued " + std::to_string(n) + " repo comparisons with members that are up\n");
+  }
+
+  void page(const sdk::HttpRequest& r) {
+    auto esc = [](std::string_view s) {
+      std::string o;
+      for (char c : s) {
+        switch (c) {
+          case '<':
+            o += "&lt;";
+            break;
+          case '>':
+            o += "&gt;";
+            break;
+          case '&':
+            o += "&amp;";
+            break;
+          case '"':
+            o += "&quot;";
+            break;
+          default:
+            o += c;
+        }
+      }
+      return o;
+    };
+    std::string html =
+        "<!doctype html><meta charset=\"utf-8\"><title>mesh repos</title><h1>Repos</h1>";
+    const json::value repos = json::parse(replicator_->repos_json());
+    for (const auto& e : repos.as_array()) {
+      const auto& o = e.as_object();
+      html += "<h2>" + esc(o.at("name").as_string()) +
+              "</h2><table><tr><th>ref</th><th>commit</th></tr>";
+      for (const auto& [ref, oid] : o.at("refs").as_object()) {
+        html +=
+            "<tr><td>" + esc(ref) + "</td><td><code>" + esc(oid.as_string()) + "</code></td></tr>";
+      }
+      html += "</table>";
+      for (const auto& d : o.at("divergences").as_array()) {
+        const auto& x = d.as_object();
+        html += "<p class=\"divergence\">" + esc(x.at("ref").as_string()) + " diverged from " +
+                esc(x.at("node").as_string()) + ": <code>" + esc(x.at("resolve").as_string()) +
+                "</code></p>";
+      }
+    }
+    r.respond(sdk::HttpResponse::html(200, html));
+  }
+
+  std::chrono::milliseconds push_wait_{3000};
+  std::string self_id_;
+  std::unique_ptr<Mirrors> mirrors_;
+  std::unique_ptr<GitService> git_;
+  std::unique_ptr<Replicator> replicator_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int active_ = 0;
+};
+
+}  // namespace
+}  // namespace mesh::repl
+
+MESH_PLUGIN(mesh::repl::Replication, "replication", "0.1.0");

@@ -59,6 +59,7 @@ struct Command {
 
 std::vector<Command> node_commands();
 std::vector<Command> team_commands();
+std::vector<Command> repo_commands();
 
 // The node id from <root>/keys/node.key (no daemon needed).
 Result<std::string> identity_of(const std::filesystem::path& root);

@@ -115,6 +115,7 @@ int run(int argc, char** argv) {
   }
   auto cmds = node_commands();
   for (auto& c : team_commands()) cmds.push_back(std::move(c));
+  for (auto& c : repo_commands()) cmds.push_back(std::move(c));
   if (rest.empty()) {
     if (want_help) return help(g, cmds, {});
     std::cerr << kUsageText;

@@ -10,6 +10,15 @@
 //   mesh hello-sub NAME PATTERN / hello-unsub NAME
 //                       (un)subscribes a handler that accepts everything; prints the host's
 //                       status code (for the host's validation and limit tests)
+// ABI 1.2:
+//   POST /hello/echo    streamed: the body comes back as it arrives (one thread reads, another
+//                       writes); 200, application/octet-stream, chunked
+//   GET /hello/local    "local only\n", loopback clients only (members get 403)
+//   mesh hello-peer HOST:PORT PEER-ID|any [PATH]
+//                       GET PATH (default /hello) from a member over a peer connection and
+//                       print the raw response
+//   mesh hello-beat JSON
+//                       heartbeat_set(JSON) (empty clears); prints the host's status code
 // Subscription "seen" (ABI 1.1) on test.hello: appends "<origin> <seq> <payload>\n" to
 // <data_dir>/seen.log for each event (flushed and fsync'd before the handler returns, and never
 // deduplicated here: the integration tests check the host's exactly-once delivery with it).
@@ -22,7 +31,12 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -77,6 +91,66 @@ bool write_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return true;
+}
+
+// Echoes a streamed call: a reader thread hands chunks to this one through a small bounded
+// queue, so reading and writing really overlap (the host allows one of each at a time).
+void echo(const mesh::sdk::HttpStream& s) {
+  struct Queue {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::string> chunks;
+    bool eof = false;
+    int64_t error = 0;
+    bool stop = false;
+  } q;
+  if (s.begin(200, {{"Content-Type", "application/octet-stream"}}) != MESH_OK) {
+    s.end(false);
+    return;
+  }
+  std::thread reader([&] {
+    std::string buf(64 * 1024, '\0');
+    for (;;) {
+      int64_t n = s.read(&buf[0], buf.size());
+      std::unique_lock<std::mutex> lock(q.mu);
+      if (n <= 0) {
+        q.eof = true;
+        q.error = n;
+        q.cv.notify_all();
+        return;
+      }
+      q.cv.wait(lock, [&] { return q.chunks.size() < 8 || q.stop; });
+      if (q.stop) return;
+      q.chunks.emplace_back(buf.data(), static_cast<size_t>(n));
+      q.cv.notify_all();
+    }
+  });
+  bool ok = true;
+  for (;;) {
+    std::string chunk;
+    {
+      std::unique_lock<std::mutex> lock(q.mu);
+      q.cv.wait(lock, [&] { return !q.chunks.empty() || q.eof; });
+      if (q.chunks.empty()) {
+        ok = q.error == 0;
+        break;
+      }
+      chunk = std::move(q.chunks.front());
+      q.chunks.pop_front();
+      q.cv.notify_all();
+    }
+    if (s.write(chunk) != MESH_OK) {
+      ok = false;
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(q.mu);
+    q.stop = true;
+    q.cv.notify_all();
+  }
+  s.end(ok);  // aborting also wakes a reader still blocked in read()
+  reader.join();
 }
 
 class Hello : public mesh::sdk::Plugin {
@@ -159,6 +233,34 @@ class Hello : public mesh::sdk::Plugin {
       int32_t rc = unsubscribe(c.args()[0]);
       c.reply(rc == MESH_OK ? 0 : 1, std::to_string(rc) + "\n");
     });
+    // ---- ABI 1.2 ----
+    stream_route("POST", "/hello/echo",
+                 [this](const mesh::sdk::HttpRequest&, mesh::sdk::HttpStream s) {
+                   spawn([s] { echo(s); });  // never read from the handler itself
+                 });
+    route(
+        "GET", "/hello/local",
+        [](const mesh::sdk::HttpRequest& r) {
+          r.respond(mesh::sdk::HttpResponse::text(200, "local only\n"));
+        },
+        1u << 20, MESH_ROUTE_LOCAL);
+    verb("hello-peer", "hello-peer HOST:PORT PEER-ID|any [PATH] (test plugin)",
+         [this](const mesh::sdk::CliRequest& c) {
+           if (c.args().size() < 2 || c.args().size() > 3)
+             return void(c.reply(2, "usage: mesh hello-peer HOST:PORT PEER-ID|any [PATH]\n"));
+           std::string addr(c.args()[0]), pin(c.args()[1]);
+           std::string path = c.args().size() > 2 ? std::string(c.args()[2]) : "/hello";
+           if (pin == "any") pin.clear();
+           uint64_t call = c.call_id();
+           spawn([this, addr, pin, path, call] { peer_get(call, addr, pin, path); });
+         });
+    verb("hello-beat", "hello-beat JSON: set this plugin's heartbeat value (test plugin)",
+         [this](const mesh::sdk::CliRequest& c) {
+           if (c.args().size() != 1) return void(c.reply(2, "usage: mesh hello-beat JSON\n"));
+           int32_t rc = heartbeat_set(c.args()[0]);
+           c.reply(rc == MESH_OK ? 0 : 1, std::to_string(rc) + "\n");
+         });
+
     try {
       subscribe("seen", "test.hello", [this](const mesh::sdk::Event& e) { return seen(e); });
     } catch (const mesh::sdk::Error& e) {
@@ -167,9 +269,71 @@ class Hello : public mesh::sdk::Plugin {
     }
     host().info("test-hello started");
   }
-  void stop() override { host().info("test-hello stopping"); }
+  void stop() override {
+    host().info("test-hello stopping");
+    // The host has aborted streamed calls and closed peer connections: every worker returns.
+    std::list<Worker> workers;
+    {
+      std::lock_guard<std::mutex> lock(workers_mu_);
+      workers.swap(workers_);
+    }
+    for (auto& w : workers) w.thread.join();
+  }
 
  private:
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+
+  // Runs fn on a thread of its own; finished threads are joined on the next spawn and in stop.
+  void spawn(std::function<void()> fn) {
+    std::lock_guard<std::mutex> lock(workers_mu_);
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if (it->done->load()) {
+        it->thread.join();
+        it = workers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    workers_.push_back(Worker{std::thread([fn = std::move(fn), done] {
+                                fn();
+                                *done = true;
+                              }),
+                              done});
+  }
+
+  void peer_get(uint64_t call, const std::string& addr, const std::string& pin,
+                const std::string& path) {
+    mesh::sdk::PeerConn conn;
+    std::string err;
+    int32_t rc = conn.connect(host(), addr, pin, 10'000, &err);
+    if (rc != MESH_OK) {
+      host().cli_respond(call, 1,
+                         "peer_connect failed (code " + std::to_string(rc) + "): " + err + "\n");
+      return;
+    }
+    rc = conn.write("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    if (rc != MESH_OK) {
+      host().cli_respond(call, 1, "peer_write failed (code " + std::to_string(rc) + ")\n");
+      return;
+    }
+    std::string out;
+    char buf[16 * 1024];
+    while (out.size() < (1u << 20)) {
+      int64_t n = conn.read(buf, sizeof buf);
+      if (n < 0) {
+        host().cli_respond(call, 1, "peer_read failed (code " + std::to_string(n) + ")\n" + out);
+        return;
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    host().cli_respond(call, 0, out);
+  }
+
   bool seen(const mesh::sdk::Event& e) {
     if (e.payload().substr(0, 5) == "slow-") {
       unsigned ms = 0;
@@ -195,6 +359,8 @@ class Hello : public mesh::sdk::Plugin {
   std::string data_dir_;
   std::mutex seen_mu_;
   std::atomic<unsigned> ticks_{0};
+  std::mutex workers_mu_;
+  std::list<Worker> workers_;
 };
 
 }  // namespace

@@ -116,7 +116,79 @@ struct FakeHost {
       return MESH_OK;
     };
     table.self_json = table.peers_json;
+    // ABI 1.2: one streamed call whose body is `stream_in`, one echoing peer connection.
+    table.http_route2 = [](void* ctx, mesh_str method, mesh_str path, uint64_t, uint32_t flags,
+                           mesh_http_handler fn, void* user, char*, size_t) -> int32_t {
+      std::string key = std::string(method.ptr, method.len) + " " + std::string(path.ptr, path.len);
+      self(ctx)->routes[key] = {fn, user};
+      self(ctx)->route_flags[key] = flags;
+      return MESH_OK;
+    };
+    table.http_read = [](void* ctx, uint64_t, char* buf, size_t cap, size_t* got) -> int32_t {
+      auto& in = self(ctx)->stream_in;
+      *got = std::min(cap, in.size());
+      std::memcpy(buf, in.data(), *got);
+      in.erase(0, *got);
+      return MESH_OK;
+    };
+    table.http_begin = [](void* ctx, uint64_t, uint32_t status, const mesh_http_header* h,
+                          size_t n) -> int32_t {
+      self(ctx)->stream_status = status;
+      for (size_t i = 0; i < n; ++i)
+        self(ctx)->stream_headers += std::string(h[i].name.ptr, h[i].name.len) + ": " +
+                                     std::string(h[i].value.ptr, h[i].value.len) + "\n";
+      return MESH_OK;
+    };
+    table.http_write = [](void* ctx, uint64_t, mesh_str data) -> int32_t {
+      self(ctx)->stream_out.append(data.ptr, data.len);
+      return MESH_OK;
+    };
+    table.http_end = [](void* ctx, uint64_t, uint32_t ok) -> int32_t {
+      self(ctx)->stream_ended = ok ? 1 : 0;
+      return MESH_OK;
+    };
+    table.peer_connect = [](void* ctx, mesh_str addr, mesh_str pin, uint32_t, uint64_t* conn,
+                            char* err, size_t cap) -> int32_t {
+      if (std::string(pin.ptr ? pin.ptr : "", pin.len) == "mesh:wrong") {
+        std::snprintf(err, cap, "not the expected member");
+        return MESH_E_INTERNAL;
+      }
+      self(ctx)->peer_addr = std::string(addr.ptr, addr.len);
+      *conn = 42;
+      self(ctx)->peer_open = true;
+      return MESH_OK;
+    };
+    table.peer_read = [](void* ctx, uint64_t conn, char* buf, size_t cap, size_t* got) -> int32_t {
+      if (conn != 42 || !self(ctx)->peer_open) return MESH_E_NOT_FOUND;
+      auto& in = self(ctx)->peer_echo;
+      *got = std::min(cap, in.size());
+      std::memcpy(buf, in.data(), *got);
+      in.erase(0, *got);
+      return MESH_OK;
+    };
+    table.peer_write = [](void* ctx, uint64_t conn, mesh_str data) -> int32_t {
+      if (conn != 42 || !self(ctx)->peer_open) return MESH_E_NOT_FOUND;
+      self(ctx)->peer_echo.append(data.ptr, data.len);
+      return MESH_OK;
+    };
+    table.peer_close = [](void* ctx, uint64_t conn) -> int32_t {
+      if (conn != 42 || !self(ctx)->peer_open) return MESH_E_NOT_FOUND;
+      self(ctx)->peer_open = false;
+      ++self(ctx)->peer_closes;
+      return MESH_OK;
+    };
+    table.heartbeat_set = [](void* ctx, mesh_str json) -> int32_t {
+      self(ctx)->beat = std::string(json.ptr ? json.ptr : "", json.len);
+      return MESH_OK;
+    };
   }
+  std::map<std::string, uint32_t> route_flags;
+  std::string stream_in, stream_out, stream_headers;
+  uint32_t stream_status = 0;
+  int stream_ended = -1;
+  std::string peer_addr, peer_echo, beat;
+  bool peer_open = false;
+  int peer_closes = 0;
   std::vector<std::pair<std::string, std::string>> published;
   std::map<std::string, std::pair<mesh_event_handler, void*>> subs;
 
@@ -343,6 +415,142 @@ TEST(SdkHelper, HostWithoutEvents) {
   EXPECT_THROW(probe->host().peers_json(), mesh::sdk::Error);
   desc()->stop(inst);
   desc()->destroy(inst);
+}
+
+// ---- ABI 1.2 ----
+
+class Streamer : public mesh::sdk::Plugin {
+ public:
+  void start() override {
+    stream_route("POST", "/echo", [this](const mesh::sdk::HttpRequest&, mesh::sdk::HttpStream s) {
+      stream_ = s;  // the test plays the plugin's own thread
+    });
+    route(
+        "GET", "/local",
+        [](const mesh::sdk::HttpRequest& r) {
+          r.respond(mesh::sdk::HttpResponse::text(200, "local"));
+        },
+        1024, MESH_ROUTE_LOCAL);
+    route("GET", "/plain", [](const mesh::sdk::HttpRequest&) {});
+  }
+  mesh::sdk::HttpStream stream_;
+  using Plugin::heartbeat_set;
+};
+
+using StreamerGlue = mesh::sdk::detail::Glue<Streamer>;
+
+Streamer* make_streamer(FakeHost& h, void** inst) {
+  char err[MESH_ERR_CAP] = {0};
+  EXPECT_EQ(StreamerGlue::create(&h.table, inst, err, sizeof err), MESH_OK) << err;
+  int32_t rc = StreamerGlue::start(*inst, err, sizeof err);
+  EXPECT_EQ(rc, MESH_OK) << err;
+  return rc == MESH_OK ? static_cast<Streamer*>(static_cast<mesh::sdk::Plugin*>(*inst)) : nullptr;
+}
+
+TEST(SdkHelper, StreamRouteAndHttpStream) {
+  FakeHost h;
+  void* inst = nullptr;
+  Streamer* p = make_streamer(h, &inst);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(h.route_flags.at("POST /echo"), MESH_ROUTE_STREAM);
+  EXPECT_EQ(h.route_flags.at("GET /local"), MESH_ROUTE_LOCAL);
+  EXPECT_EQ(h.route_flags.count("GET /plain"), 0u);  // flags 0: the 1.0 http_route
+  EXPECT_EQ(h.routes.count("GET /plain"), 1u);
+
+  h.call_route("POST /echo", 5);
+  mesh::sdk::HttpStream s = p->stream_;
+  EXPECT_EQ(s.call_id(), 5u);
+  h.stream_in = std::string(10000, 'q');
+  ASSERT_EQ(s.begin(201, {{"X-A", "b"}}), MESH_OK);
+  char buf[4096];
+  for (int64_t n; (n = s.read(buf, sizeof buf)) > 0;)
+    ASSERT_EQ(s.write(std::string_view(buf, static_cast<size_t>(n))), MESH_OK);
+  EXPECT_EQ(s.end(), MESH_OK);
+  EXPECT_EQ(h.stream_status, 201u);
+  EXPECT_EQ(h.stream_headers, "X-A: b\n");
+  EXPECT_EQ(h.stream_out, std::string(10000, 'q'));
+  EXPECT_EQ(h.stream_ended, 1);
+  EXPECT_EQ(s.end(false), MESH_OK);
+  EXPECT_EQ(h.stream_ended, 0);
+  EXPECT_EQ(s.respond(mesh::sdk::HttpResponse::text(200, "x")), MESH_OK);
+  EXPECT_EQ(h.http_bodies.at(5), "x");
+
+  EXPECT_EQ(p->heartbeat_set("{\"a\":1}"), MESH_OK);
+  EXPECT_EQ(h.beat, "{\"a\":1}");
+  StreamerGlue::stop(inst);
+  StreamerGlue::destroy(inst);
+}
+
+TEST(SdkHelper, PeerConnIsRaiiAndMovable) {
+  FakeHost h;
+  mesh::sdk::Host host(&h.table);
+  {
+    mesh::sdk::PeerConn c;
+    EXPECT_FALSE(c.is_open());
+    EXPECT_EQ(c.write("x"), MESH_E_STATE);
+    char b[4];
+    EXPECT_EQ(c.read(b, sizeof b), MESH_E_STATE);
+    std::string why;
+    EXPECT_EQ(c.connect(host, "h:1", "mesh:wrong", 0, &why), MESH_E_INTERNAL);
+    EXPECT_EQ(why, "not the expected member");
+    EXPECT_FALSE(c.is_open());
+    ASSERT_EQ(c.connect(host, "h:1", "", 100), MESH_OK);
+    EXPECT_EQ(h.peer_addr, "h:1");
+    EXPECT_TRUE(c.is_open());
+    EXPECT_EQ(c.write("ping"), MESH_OK);
+    char buf[16];
+    EXPECT_EQ(c.read(buf, sizeof buf), 4);
+    EXPECT_EQ(std::string(buf, 4), "ping");
+    EXPECT_EQ(c.read(buf, sizeof buf), 0);  // the fake's "closed by the server"
+    mesh::sdk::PeerConn moved(std::move(c));
+    EXPECT_FALSE(c.is_open());
+    EXPECT_TRUE(moved.is_open());
+    mesh::sdk::PeerConn assigned;
+    assigned = std::move(moved);
+    EXPECT_TRUE(assigned.is_open());
+    EXPECT_EQ(h.peer_closes, 0);
+  }
+  EXPECT_EQ(h.peer_closes, 1);  // exactly once, by the destructor of the last owner
+  EXPECT_FALSE(h.peer_open);
+}
+
+TEST(SdkHelper, OlderHostSaysUnsupported) {
+  FakeHost h;
+  // A 1.1 host table: everything from http_route2 on is beyond struct_size.
+  h.table.struct_size = offsetof(mesh_host, http_route2);
+  mesh::sdk::Host host(&h.table);
+  EXPECT_FALSE(host.has_abi_1_2());
+  char buf[8];
+  size_t got = 99;
+  uint64_t conn = 99;
+  std::string why;
+  EXPECT_EQ(host.http_read(1, buf, sizeof buf, &got), MESH_E_UNSUPPORTED);
+  EXPECT_EQ(got, 0u);
+  EXPECT_EQ(host.http_begin(1, 200, {}), MESH_E_UNSUPPORTED);
+  EXPECT_EQ(host.http_write(1, "x"), MESH_E_UNSUPPORTED);
+  EXPECT_EQ(host.http_end(1, true), MESH_E_UNSUPPORTED);
+  EXPECT_EQ(host.peer_connect("h:1", "", 0, &conn, &why), MESH_E_UNSUPPORTED);
+  EXPECT_EQ(conn, 0u);
+  EXPECT_FALSE(why.empty());
+  EXPECT_EQ(host.peer_read(1, buf, sizeof buf, &got), MESH_E_UNSUPPORTED);
+  EXPECT_EQ(host.peer_write(1, "x"), MESH_E_UNSUPPORTED);
+  EXPECT_EQ(host.peer_close(1), MESH_E_UNSUPPORTED);
+  EXPECT_EQ(host.heartbeat_set("{}"), MESH_E_UNSUPPORTED);
+  mesh::sdk::HttpStream s(host, 1);
+  EXPECT_EQ(s.read(buf, sizeof buf), MESH_E_UNSUPPORTED);
+  mesh::sdk::PeerConn c;
+  EXPECT_EQ(c.connect(host, "h:1"), MESH_E_UNSUPPORTED);
+
+  // Registering a flagged route on such a host fails start() with MESH_E_UNSUPPORTED (the
+  // Glue refuses a table this small outright, so only the null-pointer case is reachable).
+  FakeHost h2;
+  h2.table.http_route2 = nullptr;
+  char err[MESH_ERR_CAP] = {0};
+  void* inst = nullptr;
+  ASSERT_EQ(StreamerGlue::create(&h2.table, &inst, err, sizeof err), MESH_OK);
+  EXPECT_EQ(StreamerGlue::start(inst, err, sizeof err), MESH_E_UNSUPPORTED);
+  EXPECT_NE(std::string(err).find("http_route2"), std::string::npos) << err;
+  StreamerGlue::destroy(inst);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Pins the ABI 1.1 struct layouts (x86_64, LP64): an accidental change to mesh/plugin.h fails
+// Pins the ABI 1.2 struct layouts (x86_64, LP64): an accidental change to mesh/plugin.h fails
 // the build here. Growing a struct at its end is allowed: update the size, never an offset.
 #include <cstddef>
 #include <type_traits>
@@ -54,8 +54,9 @@ PIN(mesh_event, wall_ms, 40);
 PIN(mesh_event, topic, 48);
 PIN(mesh_event, payload, 64);
 
-// 1.0 ended after cli_chunk (104 bytes); 1.1 appended the event functions.
-static_assert(sizeof(mesh_host) == 144);
+// 1.0 ended after cli_chunk (104 bytes); 1.1 appended the event functions (144 bytes); 1.2
+// appended streamed HTTP, peer connections and heartbeat_set.
+static_assert(sizeof(mesh_host) == 224);
 PIN(mesh_host, struct_size, 0);
 PIN(mesh_host, abi_major, 4);
 PIN(mesh_host, abi_minor, 8);
@@ -75,6 +76,16 @@ PIN(mesh_host, subscribe, 112);
 PIN(mesh_host, unsubscribe, 120);
 PIN(mesh_host, peers_json, 128);
 PIN(mesh_host, self_json, 136);
+PIN(mesh_host, http_route2, 144);
+PIN(mesh_host, http_read, 152);
+PIN(mesh_host, http_begin, 160);
+PIN(mesh_host, http_write, 168);
+PIN(mesh_host, http_end, 176);
+PIN(mesh_host, peer_connect, 184);
+PIN(mesh_host, peer_read, 192);
+PIN(mesh_host, peer_write, 200);
+PIN(mesh_host, peer_close, 208);
+PIN(mesh_host, heartbeat_set, 216);
 
 static_assert(sizeof(mesh_plugin_descriptor) == 64);
 PIN(mesh_plugin_descriptor, struct_size, 0);
@@ -91,7 +102,8 @@ PIN(mesh_plugin_descriptor, destroy, 56);
 // Fixed-width status codes and levels, never C enums.
 static_assert(std::is_same_v<decltype(mesh_http_request::client_kind), uint32_t>);
 static_assert(MESH_OK == 0 && MESH_E_INTERNAL == -7);
-static_assert(MESH_ABI_MAJOR == 1 && MESH_ABI_MINOR == 1);
+static_assert(MESH_ABI_MAJOR == 1 && MESH_ABI_MINOR == 2);
+static_assert(MESH_ROUTE_STREAM == 1u && MESH_ROUTE_LOCAL == 2u);
 static_assert(std::is_same_v<decltype(mesh_event::flags), uint32_t>);
 static_assert(std::is_standard_layout_v<mesh_event> && std::is_trivial_v<mesh_event>);
 static_assert(std::is_standard_layout_v<mesh_host> && std::is_trivial_v<mesh_host>);

@@ -5,6 +5,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -150,7 +151,7 @@ TEST_F(PluginManagerTest, LoadsHelloAndServesRouteVerbAndTimer) {
   EXPECT_EQ(i.state, "running") << i.error;
   EXPECT_TRUE(i.enabled);
   EXPECT_EQ(i.version, "1.0.0");
-  EXPECT_EQ(i.abi, "1.1");
+  EXPECT_EQ(i.abi, "1.2");
   EXPECT_TRUE(fs::is_directory(root_ / "data" / "test-hello"));
   EXPECT_EQ(fs::status(root_ / "data" / "test-hello").permissions() & fs::perms::all,
             fs::perms::owner_all);
@@ -226,9 +227,9 @@ TEST_F(PluginManagerTest, BrokenPluginsAreRefusedWithClearMessages) {
 
   const std::vector<std::pair<std::string, std::string>> expected = {
       {"broken-noentry", "plugin 'broken-noentry': no entry symbol mesh_plugin_entry"},
-      {"broken-major", "plugin 'broken-major': built for ABI 2.0, host is 1.1"},
+      {"broken-major", "plugin 'broken-major': built for ABI 2.0, host is 1.2"},
       {"broken-minor",
-       "plugin 'broken-minor': built for ABI 1.9 which is newer than the host's 1.1"},
+       "plugin 'broken-minor': built for ABI 1.9 which is newer than the host's 1.2"},
       {"broken-create", "plugin 'broken-create': create failed: missing required setting 'token'"},
       {"broken-throws", "plugin 'broken-throws': threw an exception across the ABI in create"},
       {"broken-dup",
@@ -279,10 +280,10 @@ TEST_F(PluginManagerTest, ManifestIsVerified) {
          j.erase(j.find("0000") + 64, 4);
        },
        "test-hello.so does not match its manifest"},
-      {[](std::string& j) { replace(j, "\"abi\": \"1.1\"", "\"abi\": \"2.0\""); },
-       "built for ABI 2.0, host is 1.1"},
-      {[](std::string& j) { replace(j, "\"abi\": \"1.1\"", "\"abi\": \"1.3\""); },
-       "built for ABI 1.3 which is newer than the host's 1.1"},
+      {[](std::string& j) { replace(j, "\"abi\": \"1.2\"", "\"abi\": \"2.0\""); },
+       "built for ABI 2.0, host is 1.2"},
+      {[](std::string& j) { replace(j, "\"abi\": \"1.2\"", "\"abi\": \"1.3\""); },
+       "built for ABI 1.3 which is newer than the host's 1.2"},
       {[](std::string& j) { replace(j, "\"id\": \"test-hello\"", "\"id\": \"other\""); },
        "is for id 'other'"},
       {[](std::string& j) {
@@ -324,6 +325,178 @@ TEST_F(PluginManagerTest, StopAllAndDestructionAnswerPendingCalls) {
   ASSERT_EQ(hanging->wait_for(5s), std::future_status::ready);
   EXPECT_EQ(hanging->get().status, 503u);
   EXPECT_TRUE(std::holds_alternative<http::Router::Miss>(router_->find("GET", "/hello")));
+}
+
+// ---- ABI 1.2 ----
+
+// MESH_E_* codes as the test plugin prints them (this test does not include the SDK header).
+constexpr int kInvalid = -1, kLimit = -4, kUnsupported = -6;
+
+// An in-memory Exchange: the body comes from `in` (optionally never ending, like a client that
+// stalls), what the plugin sends is recorded.
+class FakeExchange : public http::Exchange {
+ public:
+  explicit FakeExchange(std::string body, bool stall = false)
+      : in_(std::move(body)), stall_(stall) {}
+
+  Result<std::size_t> read(char* buf, std::size_t cap) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return closed_ || pos_ < in_.size() || !stall_; });
+    if (closed_) return make_error(Errc::io, "closed");
+    std::size_t n = std::min(cap, in_.size() - pos_);
+    std::memcpy(buf, in_.data() + pos_, n);
+    pos_ += n;
+    ++reads_;
+    return n;
+  }
+  Status begin(unsigned status, std::vector<std::pair<std::string, std::string>> h) override {
+    std::lock_guard lock(mu_);
+    if (begun_ || ended_ >= 0) return make_error(Errc::state, "begun");
+    begun_ = true;
+    status_ = status;
+    headers_ = std::move(h);
+    return {};
+  }
+  Status write(std::string_view data) override {
+    std::lock_guard lock(mu_);
+    if (!begun_ || ended_ >= 0) return make_error(Errc::state, "not begun");
+    out_.append(data);
+    return {};
+  }
+  Status end(bool ok) override {
+    std::lock_guard lock(mu_);
+    if (ended_ >= 0) return make_error(Errc::state, "ended");
+    ended_ = ok ? 1 : 0;
+    if (!ok) closed_ = true;
+    cv_.notify_all();
+    return {};
+  }
+  Status respond(http::Response r) override {
+    std::lock_guard lock(mu_);
+    if (begun_ || ended_ >= 0) return make_error(Errc::state, "begun");
+    status_ = r.status;
+    out_ = r.body;
+    ended_ = 1;
+    cv_.notify_all();
+    return {};
+  }
+
+  // -1 while open, 1 ended well, 0 aborted.
+  int wait_ended(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return ended_ >= 0; });
+    return ended_;
+  }
+  bool wait_reading(std::chrono::milliseconds timeout) {
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      {
+        std::lock_guard lock(mu_);
+        if (reads_ > 0) return true;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+  std::string out() {
+    std::lock_guard lock(mu_);
+    return out_;
+  }
+  unsigned status() {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string in_;
+  std::size_t pos_ = 0;
+  bool stall_;
+  bool closed_ = false;
+  bool begun_ = false;
+  int ended_ = -1;
+  int reads_ = 0;
+  unsigned status_ = 0;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::string out_;
+};
+
+std::shared_ptr<FakeExchange> post_stream(http::Router& router, const std::string& path,
+                                          std::string body, bool stall = false) {
+  auto found = router.find("POST", path);
+  if (!std::holds_alternative<http::Router::Match>(found)) return nullptr;
+  auto& match = std::get<http::Router::Match>(found);
+  if (!match.stream) return nullptr;
+  auto ex = std::make_shared<FakeExchange>(std::move(body), stall);
+  http::Request req;
+  req.method = "POST";
+  req.target = path;
+  req.path = path;
+  req.remote = "127.0.0.1:40000";
+  req.loopback = true;
+  match.stream(std::move(req), ex);
+  return ex;
+}
+
+TEST_F(PluginManagerTest, StreamedRouteEchoesThroughTheExchange) {
+  manager_->apply(enable({"test-hello"}));
+  ASSERT_EQ(info("test-hello").state, "running") << info("test-hello").error;
+  std::string body;
+  for (int i = 0; i < 300'000; ++i) body += static_cast<char>('a' + i % 26);
+  auto ex = post_stream(*router_, "/hello/echo", body);
+  ASSERT_TRUE(ex);
+  EXPECT_EQ(ex->wait_ended(10s), 1);
+  EXPECT_EQ(ex->status(), 200u);
+  EXPECT_EQ(ex->out(), body);
+  // The flags became route options: local only for /hello/local, streamed only for POST.
+  auto local = router_->find("GET", "/hello/local");
+  ASSERT_TRUE(std::holds_alternative<http::Router::Match>(local));
+  EXPECT_EQ(std::get<http::Router::Match>(local).options.access, http::Access::local);
+  EXPECT_FALSE(std::get<http::Router::Match>(local).stream);
+  auto hello = router_->find("GET", "/hello");
+  EXPECT_EQ(std::get<http::Router::Match>(hello).options.access, http::Access::member);
+}
+
+TEST_F(PluginManagerTest, StopAbortsStreamedCallsWithoutWaitingForTheClient) {
+  manager_->apply(enable({"test-hello"}));
+  // A client that sends a little and then nothing: the plugin's reader blocks in http_read.
+  auto ex = post_stream(*router_, "/hello/echo", "partial", /*stall=*/true);
+  ASSERT_TRUE(ex);
+  ASSERT_TRUE(ex->wait_reading(5s));
+  auto t0 = std::chrono::steady_clock::now();
+  manager_->apply(enable({}));  // stops test-hello, whose stop() joins its worker threads
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(info("test-hello").state, "stopped");
+  EXPECT_EQ(ex->wait_ended(1s), 0);  // aborted
+  EXPECT_TRUE(std::holds_alternative<http::Router::Miss>(router_->find("POST", "/hello/echo")));
+}
+
+TEST_F(PluginManagerTest, HeartbeatValuesAreValidatedAndClearedOnStop) {
+  manager_->apply(enable({"test-hello"}));
+  EXPECT_TRUE(manager_->heartbeat_values().empty());
+  EXPECT_EQ(cli("hello-beat", {R"({ "queue" : [1, 2] })"}).output, "0\n");
+  auto v = manager_->heartbeat_values();
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v.at("test-hello"), R"({"queue":[1,2]})");  // stored compact
+  EXPECT_EQ(cli("hello-beat", {"{not json"}).output, std::to_string(kInvalid) + "\n");
+  EXPECT_EQ(cli("hello-beat", {"\"" + std::string(9000, 'x') + "\""}).output,
+            std::to_string(kLimit) + "\n");
+  EXPECT_EQ(manager_->heartbeat_values().at("test-hello"), R"({"queue":[1,2]})");
+  EXPECT_EQ(cli("hello-beat", {""}).output, "0\n");  // empty clears
+  EXPECT_TRUE(manager_->heartbeat_values().empty());
+  EXPECT_EQ(cli("hello-beat", {"42"}).output, "0\n");
+  manager_->apply(enable({}));
+  EXPECT_TRUE(manager_->heartbeat_values().empty());
+}
+
+TEST_F(PluginManagerTest, PeerConnectWithoutCertificateIsUnsupported) {
+  manager_->apply(enable({"test-hello"}));
+  auto r = cli("hello-peer", {"127.0.0.1:1", "any"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("code " + std::to_string(kUnsupported)), std::string::npos) << r.output;
+  r = cli("hello-peer", {"127.0.0.1:1", "not-an-id"});
+  EXPECT_NE(r.output.find("code " + std::to_string(kInvalid)), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -94,6 +94,11 @@ int run_daemon(const DaemonOptions& options) {
     }
     return caps;
   };
+  // And what each running plugin put into it (ABI 1.2 heartbeat_set).
+  gossip_options.heartbeat_plugins = [&daemon] {
+    return daemon.plugins ? daemon.plugins->heartbeat_values()
+                          : std::map<std::string, std::string>();
+  };
   auto engine = gossip::Engine::open(std::move(gossip_options));
   if (!engine) return fail("cannot open the feeds: " + engine.error().message);
   daemon.engine = std::move(*engine);
@@ -150,6 +155,11 @@ int run_daemon(const DaemonOptions& options) {
                                 .verbs = daemon.verbs,
                                 .data_root = root / "data",
                                 .search_dirs = default_plugin_dirs()};
+  // Plugins' peer connections present this node's certificate and trust the roster, like links.
+  services.peer_tls = *tls;
+  services.is_member = [engine = daemon.engine.get()](const identity::PublicKey& key) {
+    return engine->roster().is_member(key);
+  };
   services.bus = make_event_bus(
       *daemon.engine, [&daemon] { return boost::json::serialize(daemon.team->peers_json()); },
       [&daemon, id = ident->id()] {

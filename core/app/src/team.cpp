@@ -503,7 +503,7 @@ json::array Team::peers_json() const {
                       {"state", p.up ? "up" : "down"},
                       {"addresses", addrs},
                       {"last_seen_ms", static_cast<std::int64_t>(p.last_seen_ms)}};
-    // What its last heartbeat said: load and capabilities (running plugins).
+    // What its last heartbeat said: load, capabilities (running plugins) and plugin values.
     auto beat = parse_json(p.heartbeat);
     if (beat.is_object()) {
       if (auto* load = beat.as_object().if_contains("load"); load && load->is_number()) {
@@ -511,6 +511,11 @@ json::array Team::peers_json() const {
       }
       if (auto* caps = beat.as_object().if_contains("capabilities"); caps && caps->is_array()) {
         peer["capabilities"] = *caps;
+      }
+      // Plugin id -> what that plugin set with heartbeat_set (ABI 1.2).
+      if (auto* plugins = beat.as_object().if_contains("plugins");
+          plugins && plugins->is_object()) {
+        peer["plugins"] = *plugins;
       }
     }
     out.push_back(std::move(peer));

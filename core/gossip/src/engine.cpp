@@ -23,7 +23,9 @@ constexpr std::size_t kLiveQueueCap = 1024;   // ephemeral events waiting for su
 constexpr std::size_t kRecentLiveCap = 8192;  // (origin, seq) of ephemeral events seen
 constexpr std::size_t kRoundBytes = 4 << 20;  // per link per anti-entropy round
 constexpr std::size_t kDeliverBatch = 256;
-constexpr std::size_t kMaxHeartbeatKept = 4096;  // bytes of a peer's heartbeat we keep
+// A peer's last heartbeat is kept whole (plugin values make it larger than it used to be);
+// a longer payload cannot be a valid event anyway.
+constexpr std::size_t kMaxHeartbeatKept = kMaxPayload;
 constexpr std::size_t kMaxSeen = kMaxFeeds;
 
 std::uint64_t system_now_ms() {
@@ -659,10 +661,46 @@ class EngineImpl final : public Engine {
       }
     }
     o["capabilities"] = std::move(caps);
+    o["plugins"] = heartbeat_plugins();
     std::string payload = boost::json::serialize(o);
+    // Too large for one event: leave out the largest plugin values until it fits.
+    while (payload.size() > kMaxPayload && !o["plugins"].as_object().empty()) {
+      auto& plugins = o["plugins"].as_object();
+      auto largest = plugins.begin();
+      std::size_t largest_size = 0;
+      for (auto it = plugins.begin(); it != plugins.end(); ++it) {
+        std::size_t n = boost::json::serialize(it->value()).size();
+        if (n > largest_size) {
+          largest = it;
+          largest_size = n;
+        }
+      }
+      spdlog::warn("gossip: heartbeat too large; leaving out plugin '{}' ({} bytes)",
+                   std::string(largest->key()), largest_size);
+      plugins.erase(largest);
+      payload = boost::json::serialize(o);
+    }
     if (auto r = publish("heartbeat", as_bytes(payload)); !r) {
       spdlog::warn("gossip: heartbeat: {}", r.error().message);
     }
+  }
+
+  boost::json::object heartbeat_plugins() const {
+    boost::json::object out;
+    if (!opts_.heartbeat_plugins) return out;
+    std::map<std::string, std::string> values;
+    try {
+      values = opts_.heartbeat_plugins();
+    } catch (const std::exception& e) {
+      spdlog::warn("gossip: heartbeat plugin values: {}", e.what());
+      return out;
+    }
+    for (const auto& [id, text] : values) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse(text, ec);
+      if (!ec) out[id] = std::move(v);
+    }
+    return out;
   }
 
   void roster_changed() {

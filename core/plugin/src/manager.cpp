@@ -12,6 +12,10 @@
 //    blocks until it returns (at most event_handler_timeout) to hand its verdict back to the
 //    bus. Bus methods are never called with Runtime::mu held, because the bus may hold its
 //    own locks while it delivers into us.
+//  - Streamed HTTP calls and peer connections (ABI 1.2) block the calling plugin thread: the
+//    host looks the call or connection up under Runtime::mu and calls it outside the lock.
+//    Stopping a plugin aborts its streamed calls and closes its connections first, which wakes
+//    any thread blocked in them, so neither quiesce() nor the plugin's stop() waits on a client.
 //  - Runtimes are kept until the Manager dies, so a late host call through a stale ctx finds a
 //    stopped plugin and gets MESH_E_STATE. Libraries are never unloaded while the Manager lives.
 #include "mesh/plugin/manager.hpp"
@@ -26,6 +30,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -38,6 +43,7 @@
 
 #include "manifest.hpp"
 #include "mesh/base/files.hpp"
+#include "mesh/http/peer_conn.hpp"
 #include "mesh/plugin.h"
 
 namespace mesh::plugin {
@@ -62,7 +68,14 @@ constexpr std::size_t kMaxSubscriptions = 64;
 constexpr std::size_t kMaxSubscriptionName = 48;
 constexpr std::size_t kMaxTopic = 64;
 constexpr std::size_t kMaxPayload = 64 * 1024;
-constexpr std::size_t kMaxLateVerdicts = 64;  // per subscription
+constexpr std::size_t kMaxLateVerdicts = 64;   // per subscription
+constexpr std::size_t kMaxStreamCalls = 4096;  // per plugin: a backstop, plugins cap their own
+constexpr std::size_t kMaxPeerConns = 256;     // per plugin, open or connecting
+constexpr std::size_t kMaxHostPort = 300;
+constexpr std::uint64_t kMaxPeerTimeoutMs = 24ull * 3600 * 1000;
+constexpr auto kDefaultPeerTimeout = std::chrono::milliseconds(30'000);
+constexpr std::size_t kMaxHeartbeatValue = 8 * 1024;
+constexpr uint32_t kKnownRouteFlags = MESH_ROUTE_STREAM | MESH_ROUTE_LOCAL;
 
 std::string abi_text(std::uint32_t major, std::uint32_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
@@ -246,6 +259,87 @@ struct Delivery {
   bool done = false, ok = false, abandoned = false;
 };
 
+// One streamed HTTP call (ABI 1.2). An Exchange allows one reader alongside one writer, and
+// its write side (begin/write/end/respond) is sequential: the flags enforce that for plugins
+// that call from several threads, and let stop abort a call whose write is still in progress.
+struct StreamCall {
+  std::shared_ptr<http::Exchange> ex;
+  std::mutex mu;  // guards the flags; never held while the Exchange blocks
+  std::condition_variable cv;
+  bool writing = false;  // a write-side operation is running
+  bool reading = false;  // http_read is running
+  bool aborted = false;  // end(false) is due (stop, or http_end(0) during a write)
+  bool done = false;     // answered, ended or aborted: no further operation
+};
+
+// What plugins set with heartbeat_set, shared by the Manager and its Runtimes.
+struct Beats {
+  mutable std::mutex mu;
+  std::map<std::string, std::string> values;  // plugin id -> compact JSON
+};
+
+enum class Finish { no, on_success, always };
+
+// Runs one write-side operation of a streamed call after any other has finished. Finish says
+// whether the call is over afterwards. MESH_E_STATE once the call is over or aborted.
+template <typename Fn>
+int32_t stream_op(const std::shared_ptr<StreamCall>& c, Finish finish, Fn&& fn) {
+  {
+    std::unique_lock lock(c->mu);
+    c->cv.wait(lock, [&] { return !c->writing || c->done || c->aborted; });
+    if (c->done || c->aborted) return MESH_E_STATE;
+    c->writing = true;
+  }
+  int32_t rc = MESH_E_INTERNAL;
+  try {
+    rc = fn();
+  } catch (...) {
+  }
+  bool abort_now = false;
+  {
+    std::lock_guard lock(c->mu);
+    c->writing = false;
+    if (finish == Finish::always || (finish == Finish::on_success && rc == MESH_OK)) c->done = true;
+    abort_now = c->aborted && !c->done;
+    if (abort_now) c->done = true;
+  }
+  c->cv.notify_all();
+  if (abort_now) (void)c->ex->end(false);
+  return rc;
+}
+
+// Closes a streamed call's connection now, or right after the write in progress (its writer
+// does it): the Exchange's write side must stay sequential.
+void abort_stream(const std::shared_ptr<StreamCall>& c) {
+  bool now = false;
+  {
+    std::lock_guard lock(c->mu);
+    if (c->done || c->aborted) return;
+    c->aborted = true;
+    now = !c->writing;
+    if (now) c->done = true;
+  }
+  c->cv.notify_all();
+  if (now) {
+    try {
+      (void)c->ex->end(false);
+    } catch (...) {
+    }
+  }
+}
+
+int32_t stream_code(const Status& st) {
+  if (st) return MESH_OK;
+  switch (st.error().code) {
+    case Errc::invalid:
+      return MESH_E_INVALID;
+    case Errc::limit:
+      return MESH_E_LIMIT;
+    default:  // the client went away, timed out, or the call is over
+      return MESH_E_STATE;
+  }
+}
+
 }  // namespace
 
 std::string bus_subscription_name(std::string_view plugin_id, std::string_view name) {
@@ -289,6 +383,9 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
   std::shared_ptr<control::Registry> registry;
   std::shared_ptr<EventBus> bus;  // may be null
   std::chrono::milliseconds event_timeout{10'000};
+  std::shared_ptr<const http::PeerConnector> connector;  // null: no peer connections
+  std::shared_ptr<Beats> beats;
+  std::atomic<bool> cancel_connects{false};  // set when stopping: connects in progress give up
 
   mesh_host host{};
   const mesh_plugin_descriptor* desc = nullptr;
@@ -306,8 +403,11 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
   std::map<std::uint64_t, http::Responder> http_calls;
   std::map<std::uint64_t, std::shared_ptr<CliCall>> cli_calls;
   std::map<std::string, std::shared_ptr<Subscription>> subs;  // by the plugin's name
-  std::size_t queued = 0;                                     // posted to the pool, not started
-  std::size_t running = 0;                                    // plugin callbacks executing now
+  std::map<std::uint64_t, std::shared_ptr<StreamCall>> stream_calls;
+  std::map<std::uint64_t, std::shared_ptr<http::PeerConn>> peer_conns;
+  std::size_t connecting = 0;  // peer_connect calls in progress
+  std::size_t queued = 0;      // posted to the pool, not started
+  std::size_t running = 0;     // plugin callbacks executing now
 
   static Runtime* self(void* ctx) { return static_cast<Runtime*>(ctx); }
 
@@ -385,25 +485,35 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
                 user]() mutable { self->run_http(std::move(req), std::move(resp), fn, user); });
   }
 
-  void run_http(http::Request&& req, http::Responder resp, mesh_http_handler fn, void* user) {
-    const std::uint64_t call_id = ids.fetch_add(1);
+  // The ABI view of a request: it points into the Request and into this struct.
+  struct RequestView {
     std::vector<mesh_http_header> headers;
-    headers.reserve(req.headers.size());
-    for (const auto& [n, v] : req.headers) headers.push_back({as_str(n), as_str(v)});
-    const std::string peer_id = req.peer ? req.peer->id() : std::string();
+    std::string peer_id;
     mesh_http_request r{};
+  };
+  static void fill_request(const http::Request& req, std::uint64_t call_id, RequestView& v) {
+    v.headers.reserve(req.headers.size());
+    for (const auto& [n, val] : req.headers) v.headers.push_back({as_str(n), as_str(val)});
+    v.peer_id = req.peer ? req.peer->id() : std::string();
+    mesh_http_request& r = v.r;
     r.struct_size = sizeof r;
     r.client_kind = req.peer ? MESH_CLIENT_MEMBER : MESH_CLIENT_LOCAL;
     r.call_id = call_id;
     r.method = as_str(req.method);
     r.path = as_str(req.path);
     r.query = as_str(req.query);
-    r.headers = headers.data();
-    r.header_count = headers.size();
+    r.headers = v.headers.data();
+    r.header_count = v.headers.size();
     r.body = as_str(req.body);
-    r.peer_id = as_str(peer_id);
+    r.peer_id = as_str(v.peer_id);
     r.remote = as_str(req.remote);
     r.tls = req.tls ? 1u : 0u;
+  }
+
+  void run_http(http::Request&& req, http::Responder resp, mesh_http_handler fn, void* user) {
+    const std::uint64_t call_id = ids.fetch_add(1);
+    RequestView view;
+    fill_request(req, call_id, view);
 
     // The call is registered before the handler runs: it may answer from inside.
     Ran ran = run_callback("an HTTP handler", [&] {
@@ -411,7 +521,7 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
         std::lock_guard lock(mu);
         http_calls.emplace(call_id, resp);
       }
-      fn(user, &r);
+      fn(user, &view.r);
     });
     if (ran == Ran::no) {
       resp(http::Response::text(503, "plugin " + id + " is stopped\n"));
@@ -423,6 +533,74 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       }
       if (pending) pending(http::Response::text(500, "internal error in plugin " + id + "\n"));
     }
+  }
+
+  // ---- streamed HTTP (ABI 1.2) ----
+
+  // Called by the Router on the connection's I/O strand, which must not block: every Exchange
+  // call, even a refusal, happens on the pool.
+  void dispatch_stream(http::Request&& req, std::shared_ptr<http::Exchange> ex,
+                       mesh_http_handler fn, void* user) {
+    std::unique_lock lock(mu);
+    if (phase != Phase::active || load_locked() >= kMaxPendingCalls ||
+        stream_calls.size() >= kMaxStreamCalls) {
+      std::string why = "plugin " + id + (phase == Phase::active ? " is busy\n" : " is stopped\n");
+      lock.unlock();
+      asio::post(pool, [ex = std::move(ex), why = std::move(why)] {
+        (void)ex->respond(http::Response::text(503, why));
+      });
+      return;
+    }
+    ++queued;
+    asio::post(pool,
+               [self = shared_from_this(), req = std::move(req), ex = std::move(ex), fn,
+                user]() mutable { self->run_stream(std::move(req), std::move(ex), fn, user); });
+  }
+
+  void run_stream(http::Request&& req, std::shared_ptr<http::Exchange> ex, mesh_http_handler fn,
+                  void* user) {
+    const std::uint64_t call_id = ids.fetch_add(1);
+    RequestView view;
+    fill_request(req, call_id, view);
+    auto call = std::make_shared<StreamCall>();
+    call->ex = ex;
+    Ran ran = run_callback("a streamed HTTP handler", [&] {
+      {
+        std::lock_guard lock(mu);
+        stream_calls.emplace(call_id, call);
+      }
+      fn(user, &view.r);
+    });
+    if (ran == Ran::no) {
+      (void)ex->respond(http::Response::text(503, "plugin " + id + " is stopped\n"));
+    } else if (ran == Ran::threw) {
+      std::shared_ptr<StreamCall> pending;
+      {
+        std::lock_guard lock(mu);
+        pending = take(stream_calls, call_id);
+      }
+      if (!pending) return;
+      auto resp = http::Response::text(500, "internal error in plugin " + id + "\n");
+      if (stream_op(pending, Finish::on_success,
+                    [&] { return stream_code(pending->ex->respond(std::move(resp))); }) != MESH_OK)
+        abort_stream(pending);
+    }
+  }
+
+  // Aborts every streamed call and closes every peer connection (stop): threads blocked in
+  // them return at once.
+  void drop_io() {
+    std::map<std::uint64_t, std::shared_ptr<StreamCall>> sc;
+    std::map<std::uint64_t, std::shared_ptr<http::PeerConn>> pc;
+    {
+      std::lock_guard lock(mu);
+      sc.swap(stream_calls);
+      pc.swap(peer_conns);
+    }
+    if (!sc.empty())
+      log(spdlog::level::info, fmt::format("aborting {} streamed HTTP call(s)", sc.size()));
+    for (auto& [cid, c] : sc) abort_stream(c);
+    for (auto& [cid, p] : pc) p->close();
   }
 
   void dispatch_cli(control::Call&& call, control::Responder resp, mesh_cli_handler fn,
@@ -633,12 +811,16 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
     }
   }
 
-  static int32_t h_http_route(void* ctx, mesh_str method, mesh_str path, uint64_t max_body,
-                              mesh_http_handler handler, void* user, char* err, size_t err_cap) {
+  static int32_t add_route(void* ctx, mesh_str method, mesh_str path, uint64_t max_body,
+                           uint32_t flags, mesh_http_handler handler, void* user, char* err,
+                           size_t err_cap) {
     try {
       auto* p = self(ctx);
       std::string m(as_view(method)), pa(as_view(path));
       if (!handler) return set_err(err, err_cap, "no handler"), MESH_E_INVALID;
+      if (flags & ~kKnownRouteFlags)
+        return set_err(err, err_cap, "unknown route flags " + std::to_string(flags)),
+               MESH_E_INVALID;
       if (!valid_method(m))
         return set_err(err, err_cap, "invalid method (upper-case token or \"*\")"), MESH_E_INVALID;
       if (!valid_route_path(pa))
@@ -653,16 +835,27 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
         return set_err(err, err_cap, "too many routes"), MESH_E_LIMIT;
       http::RouteOptions opts;
       opts.max_body = static_cast<std::size_t>(max_body);
-      opts.access = http::Access::member;
+      opts.access = (flags & MESH_ROUTE_LOCAL) ? http::Access::local : http::Access::member;
       std::weak_ptr<Runtime> weak = p->weak_from_this();
-      auto h = [weak, handler, user](http::Request&& req, http::Responder resp) {
-        if (auto rt = weak.lock())
-          rt->dispatch_http(std::move(req), std::move(resp), handler, user);
-        else
-          resp(http::Response::text(503, "plugin is stopped\n"));
-      };
       http::RouteId rid = 0;
-      if (!p->router || !p->router->try_add(m, pa, opts, std::move(h), &rid))
+      bool added = false;
+      if (p->router && (flags & MESH_ROUTE_STREAM)) {
+        // A dropped Exchange answers 500 by itself (or closes the connection).
+        auto h = [weak, handler, user](http::Request&& req, std::shared_ptr<http::Exchange> ex) {
+          if (auto rt = weak.lock())
+            rt->dispatch_stream(std::move(req), std::move(ex), handler, user);
+        };
+        added = p->router->try_add_stream(m, pa, opts, std::move(h), &rid);
+      } else if (p->router) {
+        auto h = [weak, handler, user](http::Request&& req, http::Responder resp) {
+          if (auto rt = weak.lock())
+            rt->dispatch_http(std::move(req), std::move(resp), handler, user);
+          else
+            resp(http::Response::text(503, "plugin is stopped\n"));
+        };
+        added = p->router->try_add(m, pa, opts, std::move(h), &rid);
+      }
+      if (!added)
         return set_err(err, err_cap, "route " + m + " " + pa + " is already registered"),
                MESH_E_EXISTS;
       p->routes.push_back(rid);
@@ -675,6 +868,30 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
     }
   }
 
+  static int32_t h_http_route(void* ctx, mesh_str method, mesh_str path, uint64_t max_body,
+                              mesh_http_handler handler, void* user, char* err, size_t err_cap) {
+    return add_route(ctx, method, path, max_body, 0, handler, user, err, err_cap);
+  }
+
+  static int32_t h_http_route2(void* ctx, mesh_str method, mesh_str path, uint64_t max_body,
+                               uint32_t flags, mesh_http_handler handler, void* user, char* err,
+                               size_t err_cap) {
+    return add_route(ctx, method, path, max_body, flags, handler, user, err, err_cap);
+  }
+
+  // Validates and copies response headers (as http_respond always has).
+  static int32_t copy_headers(const mesh_http_header* headers, size_t count,
+                              std::vector<std::pair<std::string, std::string>>& out) {
+    if (count > kMaxResponseHeaders) return MESH_E_LIMIT;
+    if (count && !headers) return MESH_E_INVALID;
+    for (size_t i = 0; i < count; ++i) {
+      auto n = as_view(headers[i].name), v = as_view(headers[i].value);
+      if (!valid_header_name(n) || !valid_header_value(v)) return MESH_E_INVALID;
+      out.emplace_back(std::string(n), std::string(v));
+    }
+    return MESH_OK;
+  }
+
   static int32_t h_http_respond(void* ctx, uint64_t call_id, const mesh_http_response* r) {
     try {
       auto* p = self(ctx);
@@ -684,28 +901,288 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       }
       if (!r || !MESH_HAS_FIELD(r, mesh_http_response, body)) return MESH_E_INVALID;
       if (r->status < 100 || r->status > 599) return MESH_E_INVALID;
-      if (r->header_count > kMaxResponseHeaders) return MESH_E_LIMIT;
-      if (r->header_count && !r->headers) return MESH_E_INVALID;
       if (r->body.len > kMaxResponseBody) return MESH_E_LIMIT;
       if (r->body.len && !r->body.ptr) return MESH_E_INVALID;
       http::Response out;
       out.status = r->status;
-      for (size_t i = 0; i < r->header_count; ++i) {
-        auto n = as_view(r->headers[i].name), v = as_view(r->headers[i].value);
-        if (!valid_header_name(n) || !valid_header_value(v)) return MESH_E_INVALID;
-        out.headers.emplace_back(std::string(n), std::string(v));
-      }
+      if (int32_t rc = copy_headers(r->headers, r->header_count, out.headers); rc != MESH_OK)
+        return rc;
       out.body.assign(as_view(r->body));
       http::Responder resp;
+      std::shared_ptr<StreamCall> stream;
       {
         std::lock_guard lock(p->mu);
         auto it = p->http_calls.find(call_id);
-        if (it == p->http_calls.end()) return MESH_E_NOT_FOUND;
-        resp = std::move(it->second);
-        p->http_calls.erase(it);
-        p->idle.notify_all();
+        if (it != p->http_calls.end()) {
+          resp = std::move(it->second);
+          p->http_calls.erase(it);
+          p->idle.notify_all();
+        } else if (auto st = p->stream_calls.find(call_id); st != p->stream_calls.end()) {
+          stream = st->second;
+        } else {
+          return MESH_E_NOT_FOUND;
+        }
       }
-      resp(std::move(out));
+      if (resp) {
+        resp(std::move(out));
+        return MESH_OK;
+      }
+      // A streamed call, answered whole (only before http_begin).
+      int32_t rc = stream_op(stream, Finish::on_success,
+                             [&] { return stream_code(stream->ex->respond(std::move(out))); });
+      if (rc == MESH_OK) p->forget_stream(call_id, stream);
+      return rc;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  // ---- ABI 1.2: streamed calls ----
+
+  std::shared_ptr<StreamCall> find_stream(std::uint64_t call_id, int32_t* rc) {
+    std::lock_guard lock(mu);
+    if (!usable_locked()) {
+      *rc = MESH_E_STATE;
+      return nullptr;
+    }
+    auto it = stream_calls.find(call_id);
+    if (it == stream_calls.end()) {
+      *rc = MESH_E_NOT_FOUND;
+      return nullptr;
+    }
+    return it->second;
+  }
+
+  void forget_stream(std::uint64_t call_id, const std::shared_ptr<StreamCall>& c) {
+    std::lock_guard lock(mu);
+    auto it = stream_calls.find(call_id);
+    if (it != stream_calls.end() && it->second == c) stream_calls.erase(it);
+  }
+
+  static int32_t h_http_read(void* ctx, uint64_t call_id, char* buf, size_t cap, size_t* got) {
+    try {
+      auto* p = self(ctx);
+      if (!got) return MESH_E_INVALID;
+      *got = 0;
+      if (cap && !buf) return MESH_E_INVALID;
+      int32_t rc = MESH_OK;
+      auto c = p->find_stream(call_id, &rc);
+      if (!c) return rc;
+      {
+        std::lock_guard lock(c->mu);
+        if (c->reading) return MESH_E_STATE;  // one reader at a time
+        if (c->aborted) return MESH_E_STATE;
+        c->reading = true;
+      }
+      Result<std::size_t> r = make_error(Errc::internal, "");
+      try {
+        r = c->ex->read(buf, cap);
+      } catch (...) {
+      }
+      {
+        std::lock_guard lock(c->mu);
+        c->reading = false;
+      }
+      if (!r) return stream_code(r.error());
+      *got = *r;
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_http_begin(void* ctx, uint64_t call_id, uint32_t status,
+                              const mesh_http_header* headers, size_t header_count) {
+    try {
+      auto* p = self(ctx);
+      if (status < 100 || status > 599) return MESH_E_INVALID;
+      std::vector<std::pair<std::string, std::string>> hs;
+      if (int32_t rc = copy_headers(headers, header_count, hs); rc != MESH_OK) return rc;
+      int32_t rc = MESH_OK;
+      auto c = p->find_stream(call_id, &rc);
+      if (!c) return rc;
+      return stream_op(c, Finish::no,
+                       [&] { return stream_code(c->ex->begin(status, std::move(hs))); });
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_http_write(void* ctx, uint64_t call_id, mesh_str data) {
+    try {
+      auto* p = self(ctx);
+      if (data.len && !data.ptr) return MESH_E_INVALID;
+      int32_t rc = MESH_OK;
+      auto c = p->find_stream(call_id, &rc);
+      if (!c) return rc;
+      return stream_op(c, Finish::no, [&] { return stream_code(c->ex->write(as_view(data))); });
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_http_end(void* ctx, uint64_t call_id, uint32_t ok) {
+    try {
+      auto* p = self(ctx);
+      int32_t rc = MESH_OK;
+      auto c = p->find_stream(call_id, &rc);
+      if (!c) return rc;
+      p->forget_stream(call_id, c);  // dead afterwards, whatever happens below
+      if (!ok) {
+        abort_stream(c);  // also while another thread writes: it closes right after
+        return MESH_OK;
+      }
+      return stream_op(c, Finish::always, [&] { return stream_code(c->ex->end(true)); });
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  // ---- ABI 1.2: peer connections ----
+
+  static int32_t h_peer_connect(void* ctx, mesh_str host_port, mesh_str peer_id,
+                                uint32_t timeout_ms, uint64_t* conn, char* err, size_t err_cap) {
+    try {
+      auto* p = self(ctx);
+      if (!conn) return set_err(err, err_cap, "no conn pointer"), MESH_E_INVALID;
+      *conn = 0;
+      auto hp = as_view(host_port);
+      if (hp.empty() || hp.size() > kMaxHostPort || (host_port.len && !host_port.ptr))
+        return set_err(err, err_cap, "host_port must be host:port or [v6]:port"), MESH_E_INVALID;
+      std::optional<identity::PublicKey> pin;
+      if (auto pid = as_view(peer_id); !pid.empty()) {
+        auto key = identity::parse_id(pid);
+        if (!key) return set_err(err, err_cap, "peer_id is not a mesh:... id"), MESH_E_INVALID;
+        pin = *key;
+      }
+      if (timeout_ms > kMaxPeerTimeoutMs)
+        return set_err(err, err_cap, "timeout_ms is longer than a day"), MESH_E_LIMIT;
+      if (!p->connector)
+        return set_err(err, err_cap, "this daemon offers no peer connections"), MESH_E_UNSUPPORTED;
+      {
+        std::lock_guard lock(p->mu);
+        if (p->phase != Phase::active)
+          return set_err(err, err_cap, "plugin is stopping"), MESH_E_STATE;
+        if (p->peer_conns.size() + p->connecting >= kMaxPeerConns)
+          return set_err(err, err_cap, "too many peer connections (at most 256)"), MESH_E_LIMIT;
+        ++p->connecting;
+      }
+      auto timeout = timeout_ms ? std::chrono::milliseconds(timeout_ms) : kDefaultPeerTimeout;
+      auto r = p->connector->connect(hp, pin, timeout, &p->cancel_connects);
+      std::lock_guard lock(p->mu);
+      --p->connecting;
+      if (!r) {
+        set_err(err, err_cap, r.error().message);
+        return r.error().code == Errc::invalid ? MESH_E_INVALID
+               : r.error().code == Errc::state ? MESH_E_STATE
+                                               : MESH_E_INTERNAL;
+      }
+      if (p->phase != Phase::active) {
+        (*r)->close();
+        return set_err(err, err_cap, "plugin is stopping"), MESH_E_STATE;
+      }
+      const std::uint64_t id = p->ids.fetch_add(1);
+      p->peer_conns.emplace(id, std::move(*r));
+      *conn = id;
+      return MESH_OK;
+    } catch (const std::exception& e) {
+      set_err(err, err_cap, e.what());
+      return MESH_E_INTERNAL;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  std::shared_ptr<http::PeerConn> find_peer(std::uint64_t conn) {
+    std::lock_guard lock(mu);
+    if (!usable_locked()) return nullptr;
+    auto it = peer_conns.find(conn);
+    return it == peer_conns.end() ? nullptr : it->second;
+  }
+
+  // A broken, timed-out or refused connection stays broken: the plugin closes it.
+  static int32_t peer_code(const Error& e) {
+    return e.code == Errc::invalid ? MESH_E_INVALID : MESH_E_STATE;
+  }
+
+  static int32_t h_peer_read(void* ctx, uint64_t conn, char* buf, size_t cap, size_t* got) {
+    try {
+      auto* p = self(ctx);
+      if (!got) return MESH_E_INVALID;
+      *got = 0;
+      if (cap && !buf) return MESH_E_INVALID;
+      auto c = p->find_peer(conn);
+      if (!c) return MESH_E_NOT_FOUND;
+      auto r = c->read(buf, cap);
+      if (!r) {
+        p->log(spdlog::level::debug, r.error().message);
+        return peer_code(r.error());
+      }
+      *got = *r;
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_peer_write(void* ctx, uint64_t conn, mesh_str data) {
+    try {
+      auto* p = self(ctx);
+      if (data.len && !data.ptr) return MESH_E_INVALID;
+      auto c = p->find_peer(conn);
+      if (!c) return MESH_E_NOT_FOUND;
+      auto st = c->write(as_view(data));
+      if (!st) {
+        p->log(spdlog::level::debug, st.error().message);
+        return peer_code(st.error());
+      }
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  static int32_t h_peer_close(void* ctx, uint64_t conn) {
+    try {
+      auto* p = self(ctx);
+      std::shared_ptr<http::PeerConn> c;
+      {
+        std::lock_guard lock(p->mu);
+        if (!p->usable_locked()) return MESH_E_STATE;
+        c = take(p->peer_conns, conn);
+      }
+      if (!c) return MESH_E_NOT_FOUND;
+      c->close();
+      return MESH_OK;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+
+  // ---- ABI 1.2: heartbeat ----
+
+  static int32_t h_heartbeat_set(void* ctx, mesh_str json) {
+    try {
+      auto* p = self(ctx);
+      if (json.len > kMaxHeartbeatValue) return MESH_E_LIMIT;
+      if (json.len && !json.ptr) return MESH_E_INVALID;
+      std::string value;
+      if (json.len) {
+        boost::system::error_code ec;
+        boost::json::value v = boost::json::parse(as_view(json), ec);
+        if (ec) return MESH_E_INVALID;
+        value = boost::json::serialize(v);
+        if (value.size() > kMaxHeartbeatValue) return MESH_E_LIMIT;
+      }
+      // Under Runtime::mu, so a value set while stopping cannot outlive the stop.
+      std::lock_guard lock(p->mu);
+      if (p->phase != Phase::active) return MESH_E_STATE;
+      if (!p->beats) return MESH_E_UNSUPPORTED;
+      std::lock_guard beats_lock(p->beats->mu);
+      if (value.empty())
+        p->beats->values.erase(p->id);
+      else
+        p->beats->values[p->id] = std::move(value);
       return MESH_OK;
     } catch (...) {
       return MESH_E_INTERNAL;
@@ -992,11 +1469,21 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
     host.unsubscribe = &h_unsubscribe;
     host.peers_json = &h_peers_json;
     host.self_json = &h_self_json;
+    host.http_route2 = &h_http_route2;
+    host.http_read = &h_http_read;
+    host.http_begin = &h_http_begin;
+    host.http_write = &h_http_write;
+    host.http_end = &h_http_end;
+    host.peer_connect = &h_peer_connect;
+    host.peer_read = &h_peer_read;
+    host.peer_write = &h_peer_write;
+    host.peer_close = &h_peer_close;
+    host.heartbeat_set = &h_heartbeat_set;
   }
 
-  // Takes the plugin off the routes, verbs, timers and bus, waits for its running callbacks
-  // and answers its pending calls. Afterwards only log/respond/cancel/publish work until
-  // `stopped`.
+  // Takes the plugin off the routes, verbs, timers, bus and heartbeat, aborts its streamed
+  // calls and closes its peer connections, waits for its running callbacks and answers its
+  // pending calls. Afterwards only log/respond/cancel/publish work until `stopped`.
   void quiesce() {
     std::vector<http::RouteId> rs;
     std::vector<std::string> vs;
@@ -1004,6 +1491,11 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
     {
       std::lock_guard lock(mu);
       phase = Phase::stopping;
+      cancel_connects = true;
+      if (beats) {
+        std::lock_guard beats_lock(beats->mu);
+        beats->values.erase(id);
+      }
       rs.swap(routes);
       vs.swap(verbs);
       ss.swap(subs);
@@ -1021,6 +1513,8 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
     // Deliveries already in the bus see `stopping` and answer "later": the cursors stay put.
     for (const auto& [name, sub] : ss)
       if (bus) bus->unsubscribe(sub->bus_name);
+    // Before waiting: a callback blocked in one of them (against the rules) returns now.
+    drop_io();
 
     {
       std::unique_lock lock(mu);
@@ -1033,6 +1527,9 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
                                              running, secs.count()));
       }
     }
+
+    // Calls registered by callbacks that were starting while we swept.
+    drop_io();
 
     std::map<std::uint64_t, http::Responder> hc;
     std::map<std::uint64_t, std::shared_ptr<CliCall>> cc;
@@ -1068,6 +1565,7 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
             fmt::format("plugin '{}' threw an exception across the ABI in stop", id));
       }
     }
+    drop_io();  // anything stop() left behind
     mark_stopped();
     if (call_destroy) {
       try {
@@ -1083,11 +1581,21 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
 
 struct Manager::Impl {
   explicit Impl(HostServices s)
-      : svc(std::move(s)), pool(std::max<std::size_t>(1, svc.executor_threads)) {}
+      : svc(std::move(s)), pool(std::max<std::size_t>(1, svc.executor_threads)) {
+    if (!svc.peer_tls.cert_pem.empty()) {
+      auto c = http::PeerConnector::create(svc.peer_tls, svc.is_member);
+      if (c)
+        connector = std::move(*c);
+      else
+        spdlog::warn("plugins get no peer connections: {}", c.error().message);
+    }
+  }
 
   HostServices svc;
   asio::thread_pool pool;
   std::atomic<std::uint64_t> ids{1};
+  std::shared_ptr<const http::PeerConnector> connector;  // null: peer_connect unsupported
+  std::shared_ptr<Beats> beats = std::make_shared<Beats>();
 
   std::mutex apply_mu;                                // one apply/stop_all at a time
   std::vector<boost::dll::shared_library> libraries;  // never unloaded while we live
@@ -1251,6 +1759,8 @@ struct Manager::Impl {
     rt->settings = settings_for(id, cfg);
     rt->bus = svc.bus;
     rt->event_timeout = svc.event_handler_timeout;
+    rt->connector = connector;
+    rt->beats = beats;
     rt->init_host_table();
     graveyard.push_back(rt);
 
@@ -1383,6 +1893,11 @@ void Manager::apply(const config::PluginsConfig& plugins) {
 std::vector<PluginInfo> Manager::list() const {
   std::lock_guard lock(impl_->info_mu);
   return impl_->infos;
+}
+
+std::map<std::string, std::string> Manager::heartbeat_values() const {
+  std::lock_guard lock(impl_->beats->mu);
+  return impl_->beats->values;
 }
 
 void Manager::stop_all() {

@@ -10,6 +10,20 @@
 //   };
 //   MESH_PLUGIN(Hello, "hello", "1.0.0")
 //
+// Streamed routes and peer connections (ABI 1.2):
+//
+//   stream_route("POST", "/echo", [this](const mesh::sdk::HttpRequest&, mesh::sdk::HttpStream s) {
+//     workers_.emplace_back([s] {                 // never read from the handler itself
+//       char buf[65536];
+//       s.begin(200, {{"Content-Type", "application/octet-stream"}});
+//       for (int64_t n; (n = s.read(buf, sizeof buf)) > 0;) s.write({buf, size_t(n)});
+//       s.end(true);
+//     });
+//   });
+//
+//   mesh::sdk::PeerConn c;
+//   if (c.connect(host(), "10.0.0.2:7979", "mesh:...") == MESH_OK) c.write("GET / HTTP/1.1...");
+//
 // What it adds over the C ABI:
 //  - an exception barrier on every entry point and callback trampoline: an exception from
 //    your code becomes MESH_E_INTERNAL plus its message (create/start), a 500 answer (HTTP
@@ -27,6 +41,7 @@
 #define MESH_PLUGIN_HPP
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -73,9 +88,11 @@ enum class Level : uint32_t {
   error = MESH_LOG_ERROR,
 };
 
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
 struct HttpResponse {
   uint32_t status = 200;
-  std::vector<std::pair<std::string, std::string>> headers;
+  Headers headers;
   std::string body;
 
   static HttpResponse text(uint32_t status, std::string body) {
@@ -185,6 +202,85 @@ class Host {
   std::string peers_json() const { return copy_out(has_events() ? h_->peers_json : nullptr); }
   std::string self_json() const { return copy_out(has_events() ? h_->self_json : nullptr); }
 
+  // ---- ABI 1.2: streamed HTTP, peer connections, heartbeat ----
+  // Every function returns MESH_E_UNSUPPORTED on a host that lacks it.
+
+  // True if the host table has the 1.2 functions (http_route2 ... heartbeat_set).
+  bool has_abi_1_2() const noexcept {
+    return h_ && MESH_HAS_FIELD(h_, mesh_host, heartbeat_set) && h_->http_route2 && h_->http_read &&
+           h_->http_begin && h_->http_write && h_->http_end;
+  }
+
+  // Streamed calls (see HttpStream, which wraps these).
+  int32_t http_read(uint64_t call_id, char* buf, size_t cap, size_t* got) const noexcept {
+    if (got) *got = 0;
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, http_read) || !h_->http_read)
+      return MESH_E_UNSUPPORTED;
+    return h_->http_read(h_->ctx, call_id, buf, cap, got);
+  }
+  int32_t http_begin(uint64_t call_id, uint32_t status, const Headers& headers) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, http_begin) || !h_->http_begin)
+      return MESH_E_UNSUPPORTED;
+    std::vector<mesh_http_header> hs;
+    try {
+      hs.reserve(headers.size());
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+    for (const auto& [name, value] : headers) hs.push_back({view(name), view(value)});
+    return h_->http_begin(h_->ctx, call_id, status, hs.data(), hs.size());
+  }
+  int32_t http_write(uint64_t call_id, std::string_view data) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, http_write) || !h_->http_write)
+      return MESH_E_UNSUPPORTED;
+    return h_->http_write(h_->ctx, call_id, view(data));
+  }
+  int32_t http_end(uint64_t call_id, bool ok) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, http_end) || !h_->http_end) return MESH_E_UNSUPPORTED;
+    return h_->http_end(h_->ctx, call_id, ok ? 1u : 0u);
+  }
+
+  // A TLS connection to a member (see PeerConn, which wraps these). peer_id "mesh:..." pins
+  // the server; empty accepts any member. timeout_ms 0 means 30 s. The host's message goes to
+  // *error on failure.
+  int32_t peer_connect(std::string_view host_port, std::string_view peer_id, uint32_t timeout_ms,
+                       uint64_t* conn, std::string* error = nullptr) const noexcept {
+    if (conn) *conn = 0;
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, peer_connect) || !h_->peer_connect) {
+      note(error, "the host does not offer peer_connect (ABI 1.2)");
+      return MESH_E_UNSUPPORTED;
+    }
+    char err[MESH_ERR_CAP] = {0};
+    int32_t rc = h_->peer_connect(h_->ctx, view(host_port), view(peer_id), timeout_ms, conn, err,
+                                  sizeof err);
+    if (rc != MESH_OK) note(error, err);
+    return rc;
+  }
+  int32_t peer_read(uint64_t conn, char* buf, size_t cap, size_t* got) const noexcept {
+    if (got) *got = 0;
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, peer_read) || !h_->peer_read)
+      return MESH_E_UNSUPPORTED;
+    return h_->peer_read(h_->ctx, conn, buf, cap, got);
+  }
+  int32_t peer_write(uint64_t conn, std::string_view data) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, peer_write) || !h_->peer_write)
+      return MESH_E_UNSUPPORTED;
+    return h_->peer_write(h_->ctx, conn, view(data));
+  }
+  int32_t peer_close(uint64_t conn) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, peer_close) || !h_->peer_close)
+      return MESH_E_UNSUPPORTED;
+    return h_->peer_close(h_->ctx, conn);
+  }
+
+  // This plugin's part of every heartbeat: a JSON value of at most 8 KiB; empty clears it.
+  // MESH_E_INVALID if it does not parse.
+  int32_t heartbeat_set(std::string_view json) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, heartbeat_set) || !h_->heartbeat_set)
+      return MESH_E_UNSUPPORTED;
+    return h_->heartbeat_set(h_->ctx, view(json));
+  }
+
  private:
   using CopyFn = int32_t (*)(void*, char*, size_t, size_t*);
   static void note(std::string* out, const char* what) noexcept {
@@ -219,8 +315,118 @@ class Host {
   const mesh_host* h_ = nullptr;
 };
 
+// A streamed call (ABI 1.2, a route registered with MESH_ROUTE_STREAM): a copyable handle
+// that stays usable after the handler returned, from any thread. Every function blocks until
+// the connection has done the work, so use it from a thread of your own, never from the
+// handler. One thread may read() while another begin()s, write()s and end()s. Every call must
+// finish with end() or respond(); errors are MESH_E_* codes, nothing throws.
+class HttpStream {
+ public:
+  HttpStream() = default;
+  HttpStream(Host host, uint64_t call_id) noexcept : host_(host), id_(call_id) {}
+
+  uint64_t call_id() const noexcept { return id_; }
+  const Host& host() const noexcept { return host_; }
+
+  // Up to cap bytes of the request body: the count (0 at the end of the body), or a negative
+  // MESH_E_* code (MESH_E_LIMIT past max_body, MESH_E_STATE when the client went away).
+  int64_t read(char* buf, size_t cap) const noexcept {
+    size_t got = 0;
+    int32_t rc = host_.http_read(id_, buf, cap, &got);
+    return rc == MESH_OK ? static_cast<int64_t>(got) : static_cast<int64_t>(rc);
+  }
+  int32_t read(char* buf, size_t cap, size_t* got) const noexcept {
+    return host_.http_read(id_, buf, cap, got);
+  }
+  // Status line and headers; the body follows chunked.
+  int32_t begin(uint32_t status, const Headers& headers = {}) const noexcept {
+    return host_.http_begin(id_, status, headers);
+  }
+  // Returns once the data is on its way (back-pressure).
+  int32_t write(std::string_view data) const noexcept { return host_.http_write(id_, data); }
+  // ok: the last chunk (500 if nothing was begun); !ok: abort, the client sees a truncated
+  // response. The call is over afterwards.
+  int32_t end(bool ok = true) const noexcept { return host_.http_end(id_, ok); }
+  // A whole response instead of begin/write/end (only before begin()).
+  int32_t respond(const HttpResponse& response) const noexcept {
+    return host_.http_respond(id_, response);
+  }
+
+ private:
+  Host host_;
+  uint64_t id_ = 0;
+};
+
+// A TLS 1.3 connection to another member (ABI 1.2), closed by the destructor. Blocking; one
+// thread may read while another writes, and close() from a third wakes both. Errors are
+// MESH_E_* codes: MESH_E_STATE when the connection broke, timed out or the server refused us
+// (close it then), MESH_E_UNSUPPORTED on an older host.
+class PeerConn {
+ public:
+  PeerConn() = default;
+  ~PeerConn() { close(); }
+  PeerConn(const PeerConn&) = delete;
+  PeerConn& operator=(const PeerConn&) = delete;
+  PeerConn(PeerConn&& other) noexcept : host_(other.host_), id_(other.id_.exchange(0)) {}
+  PeerConn& operator=(PeerConn&& other) noexcept {
+    if (this != &other) {
+      close();
+      host_ = other.host_;
+      id_ = other.id_.exchange(0);
+    }
+    return *this;
+  }
+
+  // Connects to "host:port" / "[v6]:port"; peer_id "mesh:..." pins the member (empty: any
+  // member). timeout_ms (0: 30 s) bounds the connect and every later read and write. Closes a
+  // connection this object already had. The host's message goes to *error on failure.
+  int32_t connect(const Host& host, std::string_view host_port, std::string_view peer_id = {},
+                  uint32_t timeout_ms = 0, std::string* error = nullptr) noexcept {
+    close();
+    host_ = host;
+    uint64_t id = 0;
+    int32_t rc = host_.peer_connect(host_port, peer_id, timeout_ms, &id, error);
+    if (rc == MESH_OK) id_ = id;
+    return rc;
+  }
+
+  bool is_open() const noexcept { return id_.load() != 0; }
+  uint64_t id() const noexcept { return id_.load(); }
+
+  // At least one byte: the count (0 when the server closed the connection), or a negative
+  // MESH_E_* code.
+  int64_t read(char* buf, size_t cap) noexcept {
+    size_t got = 0;
+    int32_t rc = read(buf, cap, &got);
+    return rc == MESH_OK ? static_cast<int64_t>(got) : static_cast<int64_t>(rc);
+  }
+  int32_t read(char* buf, size_t cap, size_t* got) noexcept {
+    uint64_t id = id_.load();
+    if (!id) {
+      if (got) *got = 0;
+      return MESH_E_STATE;
+    }
+    return host_.peer_read(id, buf, cap, got);
+  }
+  // Every byte.
+  int32_t write(std::string_view data) noexcept {
+    uint64_t id = id_.load();
+    return id ? host_.peer_write(id, data) : MESH_E_STATE;
+  }
+  // MESH_OK if it was open. Safe from any thread.
+  int32_t close() noexcept {
+    uint64_t id = id_.exchange(0);
+    return id ? host_.peer_close(id) : MESH_E_STATE;
+  }
+
+ private:
+  Host host_;
+  std::atomic<uint64_t> id_{0};
+};
+
 // An HTTP call, valid for the duration of the handler. Answer with respond() now, or keep
-// call_id() and answer later with Host::http_respond() from any thread.
+// call_id() and answer later with Host::http_respond() from any thread. On a streamed route
+// take stream() and hand it to a thread of your own.
 class HttpRequest {
  public:
   HttpRequest(Host host, const mesh_http_request* r) noexcept : host_(host), r_(r) {}
@@ -251,6 +457,8 @@ class HttpRequest {
   int32_t respond(const HttpResponse& response) const noexcept {
     return host_.http_respond(r_->call_id, response);
   }
+  // The call as a stream (routes registered with MESH_ROUTE_STREAM only; the body is empty).
+  HttpStream stream() const noexcept { return HttpStream(host_, r_->call_id); }
   const mesh_http_request* raw() const noexcept { return r_; }
 
  private:
@@ -304,6 +512,8 @@ class Event {
 };
 
 using HttpHandler = std::function<void(const HttpRequest&)>;
+// A streamed route's handler: keep the stream, give it to a thread, return.
+using StreamHandler = std::function<void(const HttpRequest&, HttpStream)>;
 using CliHandler = std::function<void(const CliRequest&)>;
 using TimerHandler = std::function<void()>;
 // Returns true when the event is handled; false (or a throw) has it delivered again later.
@@ -333,17 +543,37 @@ class Plugin {
 
  protected:
   // Routes `path` and everything below `path/` for `method` ("*" for any) to handler.
+  // flags (ABI 1.2): MESH_ROUTE_LOCAL (loopback clients only), MESH_ROUTE_STREAM (prefer
+  // stream_route()); non-zero flags throw Error(MESH_E_UNSUPPORTED) on an older host.
   void route(std::string_view method, std::string_view path, HttpHandler handler,
-             uint64_t max_body = 1u << 20) {
-    require(MESH_HAS_FIELD(host_.raw(), mesh_host, http_route) && host_.raw()->http_route,
-            "http_route");
+             uint64_t max_body = 1u << 20, uint32_t flags = 0) {
+    const mesh_host* h = host_.raw();
+    if (flags != 0)
+      require(h && MESH_HAS_FIELD(h, mesh_host, http_route2) && h->http_route2,
+              "http_route2 (ABI 1.2)");
+    else
+      require(h && MESH_HAS_FIELD(h, mesh_host, http_route) && h->http_route, "http_route");
     auto& slot = emplace(http_, Slot<HttpHandler>{this, std::move(handler)});
     char err[MESH_ERR_CAP] = {0};
-    const mesh_host* h = host_.raw();
-    int32_t rc = h->http_route(h->ctx, view(method), view(path), max_body, &http_tramp, &slot, err,
-                               sizeof err);
+    int32_t rc = flags != 0 ? h->http_route2(h->ctx, view(method), view(path), max_body, flags,
+                                             &http_tramp, &slot, err, sizeof err)
+                            : h->http_route(h->ctx, view(method), view(path), max_body, &http_tramp,
+                                            &slot, err, sizeof err);
     if (rc != MESH_OK) fail(rc, "route " + std::string(method) + " " + std::string(path), err);
   }
+
+  // ABI 1.2. A streamed route: the body is not buffered; handler gets the call as an
+  // HttpStream and hands it to a thread of its own (never read from the handler). max_body
+  // caps what HttpStream::read returns. flags may add MESH_ROUTE_LOCAL.
+  void stream_route(std::string_view method, std::string_view path, StreamHandler handler,
+                    uint64_t max_body = 1ull << 30, uint32_t flags = 0) {
+    route(
+        method, path, [fn = std::move(handler)](const HttpRequest& r) { fn(r, r.stream()); },
+        max_body, flags | MESH_ROUTE_STREAM);
+  }
+
+  // ABI 1.2. Sets this plugin's part of every heartbeat (see Host::heartbeat_set).
+  int32_t heartbeat_set(std::string_view json) noexcept { return host_.heartbeat_set(json); }
 
   // Registers `mesh <verb> ...`.
   void verb(std::string_view name, std::string_view summary, CliHandler handler) {

@@ -42,6 +42,9 @@ struct EngineOptions {
   std::function<std::uint64_t()> now_ms;  // wall clock; injectable for tests
   // What this node offers, carried in every heartbeat (e.g. running plugins, runner labels).
   std::function<std::vector<std::string>()> capabilities;
+  // Plugin id -> a JSON value (text), carried as the heartbeat's "plugins" object. Values that
+  // do not parse are left out, and the largest ones when the heartbeat would exceed an event.
+  std::function<std::map<std::string, std::string>()> heartbeat_plugins;
   std::chrono::milliseconds heartbeat_interval{5'000};
   std::chrono::milliseconds anti_entropy_interval{30'000};
   std::chrono::milliseconds up_window{15'000};

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,6 +16,8 @@
 #include "mesh/config/config.hpp"
 #include "mesh/control/control.hpp"
 #include "mesh/http/router.hpp"
+#include "mesh/http/server.hpp"
+#include "mesh/identity/identity.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -26,7 +29,7 @@ namespace mesh::plugin {
 struct PluginInfo {
   std::string id;
   std::string version;   // from the descriptor (or manifest when it failed before that)
-  std::string abi;       // "1.0"
+  std::string abi;       // "1.2"
   bool enabled = false;  // listed in [plugins] enabled
   std::string state;     // "running" | "stopped" | "failed"
   std::string error;     // why it failed; empty otherwise
@@ -83,6 +86,10 @@ struct HostServices {
   // How long the bus's delivery thread waits for a plugin's event handler before it answers
   // "redeliver later" (the handler keeps running; its late verdict is remembered).
   std::chrono::milliseconds event_handler_timeout{10'000};
+  // ABI 1.2 peer connections are made with this node's certificate and key and accept servers
+  // whose key passes is_member. Without a certificate peer_connect is unsupported.
+  identity::TlsMaterial peer_tls{};
+  http::MemberCheck is_member{};
 };
 
 class Manager {
@@ -98,6 +105,10 @@ class Manager {
   void apply(const config::PluginsConfig& plugins);
 
   std::vector<PluginInfo> list() const;
+
+  // ABI 1.2: what running plugins set with heartbeat_set, plugin id -> compact JSON text.
+  // Thread-safe and never waits for a plugin (the gossip engine calls it for every heartbeat).
+  std::map<std::string, std::string> heartbeat_values() const;
 
   // Stops and destroys every running plugin, in reverse start order.
   void stop_all();

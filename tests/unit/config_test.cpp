@@ -32,7 +32,7 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_EQ(r->http.max_connections, 512u);
   EXPECT_EQ(r->log.level, "info");
   EXPECT_EQ(r->log.max_files, 5u);
-  EXPECT_TRUE(r->plugins.enabled.empty());
+  EXPECT_EQ(r->plugins.enabled, std::vector<std::string>{"replication"});
   EXPECT_TRUE(r->plugins.paths.empty());
   EXPECT_TRUE(r->plugins.settings.empty());
 }
@@ -217,7 +217,7 @@ TEST(Config, DefaultTomlParsesAndCarriesTheName) {
     EXPECT_EQ(r->log.level, defaults.log.level);
     EXPECT_EQ(r->log.max_file_bytes, defaults.log.max_file_bytes);
     EXPECT_EQ(r->log.max_files, defaults.log.max_files);
-    EXPECT_TRUE(r->plugins.enabled.empty());
+    EXPECT_EQ(r->plugins.enabled, std::vector<std::string>{"replication"});
   }
   // Invalid UTF-8 must still give a parseable file.
   auto r = parse(default_toml("bad\xff\xfe"), "mesh.toml");

@@ -41,7 +41,9 @@ struct LogConfig {
 };
 
 struct PluginsConfig {
-  std::vector<std::string> enabled;             // plugin ids, in load order
+  // Plugin ids, in load order. Replication is the product's core promise: on unless a config
+  // says otherwise.
+  std::vector<std::string> enabled{"replication"};
   std::vector<std::string> paths;               // extra directories searched first
   std::map<std::string, std::string> settings;  // id -> its [plugins.<id>] table as JSON
 };

@@ -1,0 +1,217 @@
+// Repo replication end to end (issue #4): three real daemons on 127.0.0.1, the real git
+// client pushing and cloning over https and http, observed through `mesh repos --json`.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "harness.hpp"
+#include "trio.hpp"
+
+using namespace mesh::test;
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The issue asks for 5 s; sanitizer builds get more room (the figure is reported by the bench).
+constexpr auto kReplicate = 30s;
+
+bool same_refs_everywhere(Trio& t, const std::string& repo,
+                          const std::map<std::string, std::string>& want) {
+  for (Node* n : t.all()) {
+    if (refs_of(*n, repo) != want) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST(Replication, PushOverHttpsAndHttpReachesEveryNode) {
+  Trio t("repl-push");
+  t.start_and_pair();
+  auto work = t.make_repo("app", 2);
+  auto push = t.git_to(t.a, {"push", "-q", Trio::https(t.a, "app"), "main"}, work);
+  ASSERT_EQ(push.exit, 0) << push.err;
+  std::map<std::string, std::string> want{{"refs/heads/main", t.rev(work, "HEAD")}};
+  EXPECT_EQ(refs_of(t.a, "app"), want);
+  EXPECT_TRUE(eventually([&] { return same_refs_everywhere(t, "app", want); }, kReplicate))
+      << "b: " << refs_of(t.b, "app").size() << " c: " << refs_of(t.c, "app").size();
+
+  // A second commit over plain http (loopback only).
+  std::string c3 = t.commit(work, "third");
+  push = t.git({"push", "-q", Trio::http(t.a, "app"), "main"}, work);
+  ASSERT_EQ(push.exit, 0) << push.err;
+  want["refs/heads/main"] = c3;
+  EXPECT_TRUE(eventually([&] { return same_refs_everywhere(t, "app", want); }, kReplicate));
+
+  // A clone from C has the same history.
+  auto clone_dir = t.dir.path() / "clone-c";
+  auto clone = t.git_to(t.c, {"clone", "-q", Trio::https(t.c, "app"), clone_dir.string()}, {});
+  ASSERT_EQ(clone.exit, 0) << clone.err;
+  EXPECT_EQ(t.rev(clone_dir, "HEAD"), c3);
+  EXPECT_EQ(t.git({"rev-list", "--count", "HEAD"}, clone_dir).out, "3\n");
+}
+
+TEST(Replication, TagsDeletionsAndForcePushesReplicate) {
+  Trio t("repl-refs");
+  t.start_and_pair();
+  auto work = t.make_repo("lib", 3);
+  const std::string url = Trio::https(t.a, "lib");
+  ASSERT_EQ(t.git({"tag", "-a", "v1", "-m", "release one"}, work).exit, 0);
+  ASSERT_EQ(t.git({"branch", "topic"}, work).exit, 0);
+  auto p = t.git_to(t.a, {"push", "-q", url, "main", "topic", "v1"}, work);
+  ASSERT_EQ(p.exit, 0) << p.err;
+  std::map<std::string, std::string> want{{"refs/heads/main", t.rev(work, "main")},
+                                          {"refs/heads/topic", t.rev(work, "topic")},
+                                          {"refs/tags/v1", t.rev(work, "v1")}};
+  ASSERT_TRUE(eventually([&] { return same_refs_everywhere(t, "lib", want); }, kReplicate));
+
+  // Delete the branch and force main back by one commit, in one push.
+  p = t.git_to(t.a, {"push", "-q", "--force", url, ":topic", "HEAD~1:main"}, work);
+  ASSERT_EQ(p.exit, 0) << p.err;
+  want.erase("refs/heads/topic");
+  want["refs/heads/main"] = t.rev(work, "HEAD~1");
+  EXPECT_TRUE(eventually([&] { return same_refs_everywhere(t, "lib", want); }, kReplicate));
+  for (Node* n : t.all()) EXPECT_TRUE(divergences_of(*n, "lib").empty()) << n->name();
+}
+
+TEST(Replication, AStoppedNodeCatchesUpWithoutACommand) {
+  Trio t("repl-offline");
+  t.start_and_pair();
+  auto work = t.make_repo("svc", 1);
+  const std::string url = Trio::https(t.a, "svc");
+  ASSERT_EQ(t.git_to(t.a, {"push", "-q", url, "main"}, work).exit, 0);
+  ASSERT_TRUE(eventually([&] { return !refs_of(t.b, "svc").empty(); }, kReplicate));
+
+  ASSERT_EQ(t.b.stop().exit, 0);
+  for (int i = 0; i < 3; ++i) {
+    t.commit(work, "offline " + std::to_string(i));
+    ASSERT_EQ(t.git_to(t.a, {"push", "-q", url, "main"}, work).exit, 0);
+  }
+  ASSERT_EQ(t.b.restart().exit, 0);
+  std::map<std::string, std::string> want{{"refs/heads/main", t.rev(work, "HEAD")}};
+  EXPECT_TRUE(eventually([&] { return refs_of(t.b, "svc") == want; }, 60s));
+}
+
+TEST(Replication, DivergenceIsParkedShownAndClearedByAMerge) {
+  Trio t("repl-diverge");
+  t.start_and_pair();
+  auto work = t.make_repo("doc", 1);
+  ASSERT_EQ(t.git_to(t.a, {"push", "-q", Trio::https(t.a, "doc"), "main"}, work).exit, 0);
+  const std::string base = t.rev(work, "HEAD");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return same_refs_everywhere(t, "doc", {{"refs/heads/main", base}});
+      },
+      kReplicate));
+
+  // X on A while B and C are down; then Y on B while A is down.
+  ASSERT_EQ(t.b.stop().exit, 0);
+  ASSERT_EQ(t.c.stop().exit, 0);
+  std::string x = t.commit(work, "x");
+  ASSERT_EQ(t.git_to(t.a, {"push", "-q", Trio::https(t.a, "doc"), "main"}, work).exit, 0);
+  ASSERT_EQ(t.a.stop().exit, 0);
+  ASSERT_EQ(t.b.restart().exit, 0);
+  ASSERT_EQ(t.git({"reset", "-q", "--hard", base}, work).exit, 0);
+  std::string y = t.commit(work, "y");
+  auto p = t.git_to(t.b, {"push", "-q", Trio::https(t.b, "doc"), "main"}, work);
+  ASSERT_EQ(p.exit, 0) << p.err;
+  ASSERT_EQ(t.a.restart().exit, 0);
+  ASSERT_EQ(t.c.restart().exit, 0);
+
+  // A and B keep their own main and park the other's tip; nothing is lost anywhere.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return divergences_of(t.a, "doc").size() == 1 && divergences_of(t.b, "doc").size() == 1;
+      },
+      60s));
+  EXPECT_EQ(refs_of(t.a, "doc")["refs/heads/main"], x);
+  EXPECT_EQ(refs_of(t.b, "doc")["refs/heads/main"], y);
+  auto da = divergences_of(t.a, "doc")[0].as_object();
+  EXPECT_EQ(da.at("ref").as_string(), "refs/heads/main");
+  EXPECT_EQ(da.at("oid").as_string(), y);
+  EXPECT_EQ(da.at("node").as_string(), "bob");
+  EXPECT_TRUE(std::string(da.at("parked_as").as_string()).starts_with("refs/mesh/diverged/"));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto r = refs_of(t.c, "doc")["refs/heads/main"];
+        return (r == x || r == y) && divergences_of(t.c, "doc").size() == 1;
+      },
+      60s));
+  for (Node* n : t.all()) {
+    for (const auto& oid : {x, y}) {
+      auto cat = t.git({"--git-dir", (n->root() / "repos" / "doc.git").string(), "cat-file", "-e",
+                        oid + "^{commit}"});
+      EXPECT_EQ(cat.exit, 0) << n->name() << " lost " << oid;
+    }
+  }
+
+  // Merge both on A (the parked ref is fetchable) and push: the divergence clears everywhere.
+  const std::string parked(da.at("parked_as").as_string());
+  ASSERT_EQ(t.git({"reset", "-q", "--hard", x}, work).exit, 0);
+  p = t.git_to(t.a, {"fetch", "-q", Trio::https(t.a, "doc"), parked}, work);
+  ASSERT_EQ(p.exit, 0) << p.err;
+  ASSERT_EQ(t.git({"merge", "-q", "--no-edit", "FETCH_HEAD"}, work).exit, 0);
+  std::string m = t.rev(work, "HEAD");
+  ASSERT_EQ(t.git_to(t.a, {"push", "-q", Trio::https(t.a, "doc"), "main"}, work).exit, 0);
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (Node* n : t.all()) {
+          if (refs_of(*n, "doc")["refs/heads/main"] != m || !divergences_of(*n, "doc").empty()) {
+            return false;
+          }
+        }
+        return true;
+      },
+      60s));
+}
+
+TEST(Replication, BadNamesGet400AndCreateNothing) {
+  TempDir dir("repl-bad");
+  Node a(dir.path(), "alice");
+  a.write_config({"replication"});
+  ASSERT_EQ(a.start().exit, 0);
+  for (const std::string name : {"../x", "-x", ".git", "a/b", std::string(300, 'a'), ".hidden"}) {
+    auto p = run({"curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}",
+                  "http://127.0.0.1:" + std::to_string(a.port()) + "/" + name +
+                      ".git/info/refs?service=git-receive-pack"});
+    EXPECT_EQ(p.out, "400") << name;
+  }
+  // Nothing but nothing was created.
+  std::error_code ec;
+  auto repos = a.root() / "repos";
+  std::size_t entries = 0;
+  for (auto it = fs::directory_iterator(repos, ec); !ec && it != fs::directory_iterator(); ++it) {
+    ++entries;
+  }
+  EXPECT_EQ(entries, 0u);
+  EXPECT_FALSE(fs::exists(dir.path() / "x.git"));
+  EXPECT_FALSE(fs::exists(a.root() / "x.git"));
+}
+
+TEST(Replication, WithoutTrustedLoopbackGitNeedsAMemberCertificate) {
+  TempDir dir("repl-trust");
+  Node a(dir.path(), "alice");
+  a.write_config({"replication"}, "");
+  {
+    // trust_loopback lives in [http]; rewrite the file with it set.
+    std::ifstream in(a.root() / "mesh.toml");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    text.replace(text.find("[http]\n"), 7, "[http]\ntrust_loopback = false\n");
+    std::ofstream(a.root() / "mesh.toml", std::ios::trunc) << text;
+  }
+  ASSERT_EQ(a.start().exit, 0);
+  auto home = dir.path() / "home";
+  fs::create_directories(home);
+  auto p = run({"git", "-c", "http.sslVerify=false", "clone", "-q",
+                "https://localhost:" + std::to_string(a.port()) + "/app.git",
+                (dir.path() / "clone").string()},
+               {"HOME=" + home.string(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1"});
+  EXPECT_NE(p.exit, 0);
+  EXPECT_NE(p.err.find("403"), std::string::npos) << p.err;
+}

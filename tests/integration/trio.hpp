@@ -1,0 +1,138 @@
+// Three paired daemons (alice, bob, carol) for cross-node tests, plus git helpers that drive the
+// real git client against them with a private HOME (no user or system config leaks in).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace mesh::test {
+
+inline std::string invite(const Node& n) {
+  auto doc = n.mesh_json({"invite"});
+  return doc.is_object() ? std::string(doc.at("token").as_string()) : "";
+}
+
+// Members listed by `mesh peers` on n with state up.
+inline std::set<std::string> up_peers(const Node& n) {
+  auto p = n.mesh({"--json", "peers"});
+  std::set<std::string> out;
+  if (p.exit != 0) return out;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(p.out, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& e : v.as_array()) {
+    if (e.at("state").as_string() == "up") out.insert(std::string(e.at("name").as_string()));
+  }
+  return out;
+}
+
+struct Trio {
+  TempDir dir;
+  Node a{dir.path(), "alice"}, b{dir.path(), "bob"}, c{dir.path(), "carol"};
+  std::filesystem::path home = dir.path() / "home";
+
+  explicit Trio(const std::string& tag, const std::vector<std::string>& plugins = {"replication"},
+                const std::string& extra = "")
+      : dir(tag) {
+    for (Node* n : {&a, &b, &c}) n->write_config(plugins, extra);
+    std::filesystem::create_directories(home);
+  }
+  std::vector<Node*> all() { return {&a, &b, &c}; }
+  // Starts all three, pairs A-B and B-C, and waits until everyone sees everyone up.
+  void start_and_pair() {
+    for (Node* n : all()) {
+      auto p = n->start();
+      ASSERT_EQ(p.exit, 0) << n->name() << ": " << p.err;
+    }
+    ASSERT_EQ(b.mesh({"join", invite(a)}).exit, 0);
+    ASSERT_EQ(c.mesh({"join", invite(b)}).exit, 0);
+    ASSERT_TRUE(eventually(
+        [&] {
+          return up_peers(a) == std::set<std::string>{"bob", "carol"} &&
+                 up_peers(b) == std::set<std::string>{"alice", "carol"} &&
+                 up_peers(c) == std::set<std::string>{"alice", "bob"};
+        },
+        std::chrono::seconds(45)));
+  }
+
+  // The real git client, isolated from the user's configuration.
+  Proc git(const std::vector<std::string>& args, const std::filesystem::path& cwd = {}) const {
+    std::vector<std::string> argv{"git"};
+    if (!cwd.empty()) argv.insert(argv.end(), {"-C", cwd.string()});
+    argv.insert(argv.end(), {"-c", "user.name=t", "-c", "user.email=t@example.com", "-c",
+                             "init.defaultBranch=main", "-c", "protocol.version=2"});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, {"HOME=" + home.string(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0"},
+               std::chrono::seconds(120));
+  }
+  // git with sslVerify off for exactly this node's https URL (what `mesh ssl` sets).
+  Proc git_to(const Node& n, const std::vector<std::string>& args,
+              const std::filesystem::path& cwd) const {
+    std::vector<std::string> a{
+        "-c", "http.https://localhost:" + std::to_string(n.port()) + ".sslVerify=false"};
+    a.insert(a.end(), args.begin(), args.end());
+    return git(a, cwd);
+  }
+  static std::string https(const Node& n, const std::string& repo) {
+    return "https://localhost:" + std::to_string(n.port()) + "/" + repo + ".git";
+  }
+  static std::string http(const Node& n, const std::string& repo) {
+    return "http://127.0.0.1:" + std::to_string(n.port()) + "/" + repo + ".git";
+  }
+  // A work repo with `commits` empty commits on main.
+  std::filesystem::path make_repo(const std::string& name, int commits) {
+    auto path = dir.path() / ("work-" + name);
+    EXPECT_EQ(git({"init", "-q", path.string()}).exit, 0);
+    for (int i = 0; i < commits; ++i) commit(path, "c" + std::to_string(i));
+    return path;
+  }
+  std::string commit(const std::filesystem::path& repo, const std::string& msg) {
+    std::ofstream(repo / "file.txt", std::ios::app) << msg << "\n";
+    EXPECT_EQ(git({"add", "file.txt"}, repo).exit, 0);
+    EXPECT_EQ(git({"commit", "-q", "-m", msg}, repo).exit, 0);
+    return rev(repo, "HEAD");
+  }
+  std::string rev(const std::filesystem::path& repo, const std::string& what) const {
+    auto p = git({"rev-parse", what}, repo);
+    std::string s = p.out;
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+  }
+};
+
+// refs of `repo` as `mesh repos --json` reports them on n; empty if absent.
+inline std::map<std::string, std::string> refs_of(const Node& n, const std::string& repo) {
+  std::map<std::string, std::string> out;
+  auto p = n.mesh({"--json", "repos"});
+  if (p.exit != 0) return out;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(p.out, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& r : v.as_array()) {
+    if (r.at("name").as_string() != repo) continue;
+    for (const auto& [ref, oid] : r.at("refs").as_object()) {
+      out[std::string(ref)] = std::string(oid.as_string());
+    }
+  }
+  return out;
+}
+
+// `mesh repos --json` divergences of `repo` on n.
+inline boost::json::array divergences_of(const Node& n, const std::string& repo) {
+  auto p = n.mesh({"--json", "repos"});
+  boost::system::error_code ec;
+  auto v = boost::json::parse(p.out, ec);
+  if (ec || !v.is_array()) return {};
+  for (const auto& r : v.as_array()) {
+    if (r.at("name").as_string() == repo) return r.at("divergences").as_array();
+  }
+  return {};
+}
+
+}  // namespace mesh::test

@@ -342,8 +342,8 @@ TEST_F(PluginBusTest, PluginBuiltForAbi10StillLoads) {
   auto i = info("legacy-10");
   ASSERT_EQ(i.state, "running") << i.error;
   EXPECT_EQ(i.abi, "1.0");
-  EXPECT_EQ(cli("legacy", {}).output, "legacy 1.0 on host 1.1\n");
-  EXPECT_EQ(info("test-hello").abi, "1.1");
+  EXPECT_EQ(cli("legacy", {}).output, "legacy 1.0 on host 1.2\n");
+  EXPECT_EQ(info("test-hello").abi, "1.2");
   manager_->apply(enable({"test-hello"}));
   EXPECT_EQ(info("legacy-10").state, "stopped");
 }

@@ -176,7 +176,8 @@ TEST(Replication, BadNamesGet400AndCreateNothing) {
   Node a(dir.path(), "alice");
   a.write_config({"replication"});
   ASSERT_EQ(a.start().exit, 0);
-  for (const std::string name : {"../x", "-x", ".git", "a/b", std::string(300, 'a'), ".hidden"}) {
+  for (const std::string& name :
+       std::vector<std::string>{"../x", "-x", ".git", "a/b", std::string(300, 'a'), ".hidden"}) {
     auto p = run({"curl", "-s", "--path-as-is", "-o", "/dev/null", "-w", "%{http_code}",
                   "http://127.0.0.1:" + std::to_string(a.port()) + "/" + name +
                       ".git/info/refs?service=git-receive-pack"});

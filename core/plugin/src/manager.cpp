@@ -63,6 +63,8 @@ constexpr std::size_t kMaxErrorBytes = MESH_ERR_CAP;
 constexpr std::size_t kMaxResponseHeaders = 100;
 constexpr std::size_t kMaxResponseBody = 64u << 20;
 constexpr std::uint64_t kMaxRouteBody = 1ull << 30;
+// Streamed bodies are never held in memory, so their cap only bounds what one request may send.
+constexpr std::uint64_t kMaxStreamBody = 64ull << 30;
 constexpr std::uint64_t kMaxTimerMs = 30ull * 24 * 3600 * 1000;
 constexpr std::size_t kMaxSubscriptions = 64;
 constexpr std::size_t kMaxSubscriptionName = 48;
@@ -826,8 +828,11 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       if (!valid_route_path(pa))
         return set_err(err, err_cap, "invalid path (absolute, no trailing '/', no spaces)"),
                MESH_E_INVALID;
-      if (max_body > kMaxRouteBody)
-        return set_err(err, err_cap, "max_body is larger than 1 GiB"), MESH_E_LIMIT;
+      if (max_body > ((flags & MESH_ROUTE_STREAM) ? kMaxStreamBody : kMaxRouteBody))
+        return set_err(err, err_cap,
+                       (flags & MESH_ROUTE_STREAM) ? "max_body is larger than 64 GiB"
+                                                   : "max_body is larger than 1 GiB"),
+               MESH_E_LIMIT;
       std::lock_guard lock(p->mu);
       if (p->phase != Phase::active)
         return set_err(err, err_cap, "plugin is stopping"), MESH_E_STATE;

@@ -440,6 +440,32 @@ int Mirrors::clear_resolved(const std::string& repo, const std::string& ref) con
   return cleared;
 }
 
+void Mirrors::fix_head(const std::string& repo) const {
+  Repo r;
+  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) return;
+  Ref head;
+  if (git_reference_lookup(head.out(), r.get(), "HEAD") != 0 ||
+      git_reference_type(head.get()) != GIT_REFERENCE_SYMBOLIC) {
+    return;
+  }
+  const std::string target = git_reference_symbolic_target(head.get());
+  git_oid oid;
+  if (git_reference_name_to_id(&oid, r.get(), target.c_str()) == 0) return;  // fine as it is
+  std::string pick;
+  for_each_ref(r.get(), [&](std::string name, std::string) {
+    if (name.starts_with("refs/heads/") && (pick.empty() || name < pick)) pick = name;
+  });
+  for (const char* preferred : {"refs/heads/main", "refs/heads/master"}) {
+    if (git_reference_name_to_id(&oid, r.get(), preferred) == 0) {
+      pick = preferred;
+      break;
+    }
+  }
+  if (pick.empty()) return;
+  Ref out;
+  git_reference_symbolic_create(out.out(), r.get(), "HEAD", pick.c_str(), 1, "mesh: HEAD follows");
+}
+
 std::vector<Divergence> Mirrors::divergences(const std::string& repo) const {
   std::vector<Divergence> out;
   Repo r;

@@ -83,6 +83,10 @@ class Mirrors {
   // Removes parks of `ref` whose tip the ref's current value contains (after a merge was
   // pushed). Returns how many were cleared.
   int clear_resolved(const std::string& repo, const std::string& ref) const;
+  // Points HEAD at an existing branch when it names a missing one (a new mirror's HEAD names
+  // whatever `git init` chose): main, then master, then the first branch. Clones then check
+  // out a branch, and every node picks the same one for the same refs.
+  void fix_head(const std::string& repo) const;
   std::vector<Divergence> divergences(const std::string& repo) const;
 
  private:

@@ -99,6 +99,7 @@ bool Replicator::pushed(const std::string& repo, const std::vector<RefChange>& a
       mirrors_.clear_resolved(repo, c.ref);
     }
   }
+  mirrors_.fix_head(repo);
   refresh_heartbeat();
   if (changes.empty()) return true;
   {
@@ -355,7 +356,10 @@ void Replicator::process(Job& job) {
         break;
     }
   }
-  if (changed) refresh_heartbeat();
+  if (changed) {
+    mirrors_.fix_head(job.repo);
+    refresh_heartbeat();
+  }
   ack(job.repo, done);
   if (!retry.empty()) {
     job.changes = std::move(retry);
@@ -397,6 +401,7 @@ void Replicator::run_sync(Job& job) {
   }
   if (changed) {
     services_.log(Services::info, "repo " + job.repo + ": caught up with " + peer->name);
+    mirrors_.fix_head(job.repo);
     refresh_heartbeat();
   }
   std::lock_guard lock(mu_);

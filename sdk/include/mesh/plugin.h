@@ -219,7 +219,8 @@ typedef struct mesh_host {
   /* ---- ABI 1.2. Check MESH_HAS_FIELD(host, mesh_host, http_route2) before use. ---- */
 
   /* http_route with flags (MESH_ROUTE_*). With MESH_ROUTE_STREAM the handler gets an empty
-     request->body; max_body then caps the bytes http_read returns (more: MESH_E_LIMIT and
+     request->body; max_body (at most 64 GiB; 1 GiB without the flag) then caps the bytes
+     http_read returns (more: MESH_E_LIMIT and
      the client gets 413 if nothing was sent yet). Streamed calls are not counted against the
      plugin's pending-call limit: cap them yourself. */
   int32_t (*http_route2)(void* ctx, mesh_str method, mesh_str path, uint64_t max_body,

@@ -93,8 +93,9 @@ struct Trio {
     return path;
   }
   std::string commit(const std::filesystem::path& repo, const std::string& msg) {
-    std::ofstream(repo / "file.txt", std::ios::app) << msg << "\n";
-    EXPECT_EQ(git({"add", "file.txt"}, repo).exit, 0);
+    // One new file per commit: concurrent lines of work merge without conflicts.
+    std::ofstream(repo / (msg + ".txt")) << msg << "\n";
+    EXPECT_EQ(git({"add", msg + ".txt"}, repo).exit, 0);
     EXPECT_EQ(git({"commit", "-q", "-m", msg}, repo).exit, 0);
     return rev(repo, "HEAD");
   }

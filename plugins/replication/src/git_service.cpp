@@ -132,6 +132,7 @@ std::string one_line(std::string_view s) {
     }
   }
   while (!out.empty() && (out.back() == ' ' || out.back() == ';')) out.pop_back();
+  if (out.size() > 512) out.replace(509, std::string::npos, "...");
   return out;
 }
 
@@ -687,7 +688,8 @@ class Exchange {
   RunOutcome run_git(bool advertise, Slot& slot);
   void finish(const RunOutcome& out, const AfterReceive* hook);
   void log(const std::string& line) {
-    result_.log = std::string(service_name(service_)) + " " + req_.path.repo + ": " + line + note_;
+    // The caller's log line names the repo already.
+    result_.log = std::string(service_name(service_)) + ": " + line + note_;
   }
 
   const GitServiceOptions& opt_;
@@ -725,13 +727,13 @@ void Exchange::run() {
   }
   if (n_enc > 1 || n_proto > 1) {
     reply_.text(400, "repeated Content-Encoding or Git-Protocol header");
-    result_.log = req_.path.repo + ": repeated Content-Encoding or Git-Protocol header";
+    result_.log = "repeated Content-Encoding or Git-Protocol header";
     return;
   }
   if (what == GitPath::info_refs) {
     if (req_.method != "GET") {
       reply_.text(405, "info/refs takes GET", {{"Allow", "GET"}});
-      result_.log = "info/refs: method " + req_.method + " not allowed";
+      result_.log = "info/refs: method " + one_line(req_.method) + " not allowed";
       return;
     }
     switch (query_service(req_.query)) {
@@ -757,7 +759,7 @@ void Exchange::run() {
     service_ = what == GitPath::upload_pack ? Service::upload_pack : Service::receive_pack;
     if (req_.method != "POST") {
       reply_.text(405, std::string(service_name(service_)) + " takes POST", {{"Allow", "POST"}});
-      log("method " + req_.method + " not allowed");
+      log("method " + one_line(req_.method) + " not allowed");
       return;
     }
     std::string want = "application/x-" + std::string(service_name(service_)) + "-request";
@@ -982,9 +984,6 @@ RunOutcome Exchange::run_git(bool advertise, Slot& slot) {
     }
   }
 
-  Fd from_git = child->take_stdout();
-  std::vector<char> buf(kIoBuf);
-  bool eof = false;
   // Whatever leaves this function early (an exception): stop git, then the pump.
   struct JoinGuard {
     std::unique_ptr<ChildProcess>& child;
@@ -996,6 +995,9 @@ RunOutcome Exchange::run_git(bool advertise, Slot& slot) {
       thread.join();
     }
   } guard{child, pump_thread, opt_.kill_grace};
+  Fd from_git = child->take_stdout();
+  std::vector<char> buf(kIoBuf);
+  bool eof = false;
   for (;;) {
     auto deadline = Clock::time_point::max();
     auto last = Clock::time_point(

@@ -17,10 +17,6 @@ namespace {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-mesh_str as_str(std::string_view s) {
-  return mesh_str{s.data(), s.size()};
-}
-
 std::uint64_t setting(const json::object& cfg, std::string_view key, std::uint64_t dflt,
                       std::uint64_t max) {
   auto* v = cfg.if_contains(key);
@@ -35,62 +31,45 @@ std::uint64_t setting(const json::object& cfg, std::string_view key, std::uint64
 // A connection made by the daemon (ABI 1.2 peer_connect), for the libgit2 TLS stream.
 class HostConn final : public Conn {
  public:
-  HostConn(const mesh_host* h, std::uint64_t id) : h_(h), id_(id) {}
-  ~HostConn() override { close(); }
-  long read(char* buf, std::size_t cap) override {
-    size_t got = 0;
-    return h_->peer_read(h_->ctx, id_, buf, cap, &got) == MESH_OK ? static_cast<long>(got) : -1;
-  }
+  explicit HostConn(sdk::PeerConn conn) : conn_(std::move(conn)) {}
+  long read(char* buf, std::size_t cap) override { return static_cast<long>(conn_.read(buf, cap)); }
   long write(const char* buf, std::size_t len) override {
-    return h_->peer_write(h_->ctx, id_, mesh_str{buf, len}) == MESH_OK ? static_cast<long>(len)
-                                                                       : -1;
+    return conn_.write(std::string_view(buf, len)) == MESH_OK ? static_cast<long>(len) : -1;
   }
-  void close() override {
-    if (id_) h_->peer_close(h_->ctx, id_);
-    id_ = 0;
-  }
+  void close() override { conn_.close(); }
 
  private:
-  const mesh_host* h_;
-  std::uint64_t id_;
+  sdk::PeerConn conn_;
 };
 
-// A streamed HTTP call (ABI 1.2) as the GitService sees it.
+// A streamed HTTP call (ABI 1.2) as the GitService sees it. A call left open is aborted.
 class CallIo final : public HttpIo {
  public:
-  CallIo(const mesh_host* h, std::uint64_t call) : h_(h), call_(call) {}
+  explicit CallIo(sdk::HttpStream s) : s_(std::move(s)) {}
   ~CallIo() override {
-    if (!ended_) h_->http_end(h_->ctx, call_, 0);
+    if (!ended_) s_.end(false);
   }
-  int read(char* buf, std::size_t cap, std::size_t* got) override {
-    return h_->http_read(h_->ctx, call_, buf, cap, got);
-  }
+  int read(char* buf, std::size_t cap, std::size_t* got) override { return s_.read(buf, cap, got); }
   int begin(unsigned status,
             const std::vector<std::pair<std::string, std::string>>& headers) override {
-    std::vector<mesh_http_header> hs;
-    for (const auto& [n, v] : headers) hs.push_back({as_str(n), as_str(v)});
-    return h_->http_begin(h_->ctx, call_, status, hs.data(), hs.size());
+    return s_.begin(status, headers);
   }
-  int write(std::string_view data) override { return h_->http_write(h_->ctx, call_, as_str(data)); }
+  int write(std::string_view data) override { return s_.write(data); }
   int end(bool ok) override {
     ended_ = true;
-    return h_->http_end(h_->ctx, call_, ok ? 1u : 0u);
+    return s_.end(ok);
   }
   int respond(unsigned status, std::string_view content_type, std::string_view body) override {
-    mesh_http_header ct{as_str("Content-Type"), as_str(content_type)};
-    mesh_http_response r{};
-    r.struct_size = sizeof r;
+    sdk::HttpResponse r;
     r.status = status;
-    r.headers = &ct;
-    r.header_count = 1;
-    r.body = as_str(body);
+    r.headers.emplace_back("Content-Type", std::string(content_type));
+    r.body = std::string(body);
     ended_ = true;
-    return h_->http_respond(h_->ctx, call_, &r);
+    return s_.respond(r);
   }
 
  private:
-  const mesh_host* h_;
-  std::uint64_t call_;
+  sdk::HttpStream s_;
   bool ended_ = false;
 };
 
@@ -125,27 +104,29 @@ class Replication final : public sdk::Plugin, public Services {
     ropts.self_id = self_id_;
     replicator_ = std::make_unique<Replicator>(*mirrors_, *this, ropts);
 
-    install_tls_stream([h](const std::string& host_port, const std::string& peer,
-                           std::string* err) -> std::unique_ptr<Conn> {
-      std::uint64_t id = 0;
-      char buf[MESH_ERR_CAP] = {0};
-      if (h->peer_connect(h->ctx, as_str(host_port), as_str(peer), 30'000, &id, buf, sizeof buf) !=
-          MESH_OK) {
-        *err = std::string("connecting to ") + host_port + ": " + buf;
+    const sdk::Host host_handle = host();
+    install_tls_stream([host_handle](const std::string& host_port, const std::string& peer,
+                                     std::string* err) -> std::unique_ptr<Conn> {
+      sdk::PeerConn conn;
+      std::string why;
+      if (conn.connect(host_handle, host_port, peer, 30'000, &why) != MESH_OK) {
+        *err = "connecting to " + host_port + ": " + why;
         return nullptr;
       }
-      return std::make_unique<HostConn>(h, id);
+      return std::make_unique<HostConn>(std::move(conn));
     });
     replicator_->start();
 
+    // Every path below "/" (the status page itself is the core's, an exact route): the
+    // handler tells git paths from the rest.
     for (const char* method : {"GET", "POST"}) {
-      char err[MESH_ERR_CAP] = {0};
-      if (h->http_route2(h->ctx, as_str(method), as_str("/"), gopts.max_request_bytes,
-                         MESH_ROUTE_STREAM, &git_tramp, this, err, sizeof err) != MESH_OK) {
-        throw sdk::Error(MESH_E_EXISTS, std::string("cannot serve git over HTTP: ") + err);
-      }
+      stream_route(
+          method, "/",
+          [this](const sdk::HttpRequest& r, sdk::HttpStream s) { git_request(r, std::move(s)); },
+          gopts.max_request_bytes);
     }
-    route("GET", "/repos", [this](const sdk::HttpRequest& r) { page(r); });
+    route(
+        "GET", "/repos", [this](const sdk::HttpRequest& r) { page(r); }, 0, MESH_ROUTE_LOCAL);
     verb("repos", "the mirrors with their refs and divergences",
          [this](const sdk::CliRequest& r) { repos_verb(r); });
     verb("repos-sync", "compare and fetch repos with every member now (used by mesh sync)",
@@ -218,36 +199,24 @@ class Replication final : public sdk::Plugin, public Services {
   }
 
   void set_heartbeat(const std::string& json) override {
-    const mesh_host* h = host().raw();
-    if (h->heartbeat_set(h->ctx, as_str(json)) != MESH_OK) {
+    if (heartbeat_set(json) != MESH_OK) {
       Plugin::log(sdk::Level::warn, "the heartbeat refused the repo digests");
     }
   }
 
  private:
-  static void git_tramp(void* user, const mesh_http_request* req) noexcept {
-    auto* self = static_cast<Replication*>(user);
-    try {
-      self->git_request(req);
-    } catch (...) {
-      CallIo io(self->host().raw(), req->call_id);
-      io.respond(500, "text/plain; charset=utf-8", "internal error\n");
-    }
-  }
-
   // On the plugin executor: parse, then hand the blocking work to a thread of its own.
-  void git_request(const mesh_http_request* req) {
-    const mesh_host* h = host().raw();
-    std::string_view path(req->path.ptr, req->path.len);
+  void git_request(const sdk::HttpRequest& req, sdk::HttpStream stream) {
+    std::string_view path = req.path();
     auto parsed = parse_git_path(path);
     if (!parsed) {
-      CallIo io(h, req->call_id);
+      CallIo io(std::move(stream));
       bool git_like = path.find(".git") != std::string_view::npos || path.ends_with("/info/refs") ||
                       path.ends_with("-pack");
       if (git_like) {
         io.respond(400, "text/plain; charset=utf-8",
                    "invalid repository name: use letters, digits, '.', '_' and '-' (at most 100, "
-                   "not starting with '.' or '-')\n");
+                   "starting with a letter or digit)\n");
       } else {
         io.respond(404, "text/plain; charset=utf-8", "not found\n");
       }
@@ -255,27 +224,27 @@ class Replication final : public sdk::Plugin, public Services {
     }
     GitRequest g;
     g.path = *parsed;
-    g.method.assign(req->method.ptr, req->method.len);
-    g.query.assign(req->query.ptr, req->query.len);
-    for (size_t i = 0; i < req->header_count; ++i) {
-      g.headers.emplace_back(std::string(req->headers[i].name.ptr, req->headers[i].name.len),
-                             std::string(req->headers[i].value.ptr, req->headers[i].value.len));
+    g.method = std::string(req.method());
+    g.query = std::string(req.query());
+    const mesh_http_request* raw = req.raw();
+    for (size_t i = 0; i < raw->header_count; ++i) {
+      g.headers.emplace_back(std::string(raw->headers[i].name.ptr, raw->headers[i].name.len),
+                             std::string(raw->headers[i].value.ptr, raw->headers[i].value.len));
     }
-    const std::uint64_t call = req->call_id;
     {
       std::lock_guard lock(mu_);
       ++active_;
     }
-    std::thread([this, h, call, g = std::move(g)]() mutable {
-      serve_git(h, call, std::move(g));
+    std::thread([this, stream = std::move(stream), g = std::move(g)]() mutable {
+      serve_git(std::move(stream), std::move(g));
       std::lock_guard lock(mu_);
       --active_;
       idle_.notify_all();
     }).detach();
   }
 
-  void serve_git(const mesh_host* h, std::uint64_t call, GitRequest g) {
-    CallIo io(h, call);
+  void serve_git(sdk::HttpStream stream, GitRequest g) {
+    CallIo io(std::move(stream));
     const std::string repo = g.path.repo;
     std::vector<RefUpdate> pushed;
     g.after_receive = [this, &repo, &pushed](const std::vector<RefUpdate>& updates) {

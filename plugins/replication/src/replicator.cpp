@@ -90,7 +90,16 @@ std::size_t Replicator::pending() const {
 bool Replicator::pushed(const std::string& repo, const std::vector<RefChange>& all) {
   std::vector<RefChange> changes;
   for (const auto& c : all) {
-    if (!valid_ref_name(c.ref)) continue;  // refs/mesh/* and the like stay local
+    if (!valid_ref_name(c.ref)) {
+      // refs/mesh/* (parked tips) stay local by design; anything else is a name we refuse to
+      // hand to other nodes, which the pusher should hear about.
+      if (!c.ref.starts_with("refs/mesh/")) {
+        services_.log(Services::warn, "repo " + repo + ": not replicating " + c.ref +
+                                          ": only refs/heads/* and refs/tags/* with safe names "
+                                          "(no component starting with '-' or '.') replicate");
+      }
+      continue;
+    }
     changes.push_back(c);
     if (c.new_oid == kZeroOid) {
       std::lock_guard lock(mu_);

@@ -201,7 +201,21 @@ int cmd_status(const Globals& g, std::vector<std::string> args) {
     }
     const auto& repos = doc.at("repos").as_array();
     std::cout << "repos    " << (repos.empty() ? "none yet" : "") << "\n";
-    for (const auto& r : repos) std::cout << "  " << str(r, "name") << "\n";
+    for (const auto& r : repos) {
+      const auto* refs = r.as_object().if_contains("refs");
+      const auto* divs = r.as_object().if_contains("divergences");
+      std::size_t nrefs = refs && refs->is_object() ? refs->as_object().size() : 0;
+      std::size_t ndiv = divs && divs->is_array() ? divs->as_array().size() : 0;
+      std::cout << "  " << str(r, "name") << "  " << nrefs << (nrefs == 1 ? " ref" : " refs");
+      if (ndiv) std::cout << "  " << ndiv << (ndiv == 1 ? " divergence" : " divergences");
+      std::cout << "\n";
+      for (const auto& d : ndiv ? divs->as_array() : json::array{}) {
+        std::cout << "    " << str(d, "ref") << " diverged from " << str(d, "node")
+                  << " (their tip parked as " << str(d, "parked_as") << ")\n"
+                  << "      merge it:   " << str(d, "resolve") << "\n"
+                  << "      or drop it: " << str(d, "discard") << "\n";
+      }
+    }
     std::cout << "\n" << plugin_table(doc.at("plugins"));
   });
 }

@@ -43,9 +43,15 @@ struct RefUpdate {
   bool operator==(const RefUpdate&) const = default;
 };
 
-// Called after a receive-pack that changed refs, once git has exited successfully; a non-empty
-// return value reaches the pusher as a "remote:" line (sideband channel 2). It may block (e.g.
-// wait for replication); the repo lock and the process slot are released by then.
+// Called after a receive-pack that changed refs, once git has exited successfully, if the client
+// negotiated side-band(-64k) (sniffed from the capabilities after the NUL in the first pkt-line
+// of the request body). A non-empty return value reaches the pusher as a "remote:" line: one
+// sideband channel 2 packet (cut to 65515 bytes, or 995 for side-band) inserted before git's
+// final flush. That flush is found without parsing git's output: while a hook is set, the last
+// 4 bytes of git's stdout are held back (everything before them streams as it arrives); after
+// git exited 0 they are written after the message if they are "0000", else as they were. Not
+// called without a sideband (use ServeResult::updates). It may block (e.g. wait for
+// replication); the repo lock and the process slot are released by then.
 using AfterReceive = std::function<std::string(const std::vector<RefUpdate>&)>;
 
 struct GitServiceOptions {

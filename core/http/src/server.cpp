@@ -1,7 +1,8 @@
 // The one listener. Every HTTP read and write goes through one stream type (Transport,
 // transport.hpp) so that Beast's parser and serializer are instantiated only once; accepted
-// WebSocket upgrades are handed to websocket.cpp (PLATFORM.md: Beast costs 10-20 s per
-// translation unit, so each file instantiates as little as possible).
+// WebSocket upgrades are handed to websocket.cpp and the body of a streamed exchange to
+// stream_exchange.cpp (PLATFORM.md: Beast costs 10-20 s per translation unit, so each file
+// instantiates as little as possible).
 #include "mesh/http/server.hpp"
 
 #include <openssl/ssl.h>
@@ -27,11 +28,13 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <exception>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
 
+#include "stream_exchange.hpp"
 #include "transport.hpp"
 
 namespace mesh::http {
@@ -83,6 +86,27 @@ bool has_dot_segment(std::string_view path) {
     i = j + 1;
   }
   return false;
+}
+
+// Copies a handler's headers into `h`, dropping malformed ones and those we set ourselves
+// (framing); "Connection: close" clears `keep_alive`.
+void copy_headers(const std::vector<std::pair<std::string, std::string>>& headers, bhttp::fields& h,
+                  bool& keep_alive) {
+  for (const auto& [name, value] : headers) {
+    if (name.empty() || !clean_header_text(name) || !clean_header_text(value) ||
+        name.find_first_of(": \t") != std::string::npos) {
+      spdlog::warn("http: dropping a malformed response header from a handler");
+      continue;
+    }
+    if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding")) {
+      continue;  // we frame the body ourselves
+    }
+    if (beast::iequals(name, "Connection")) {
+      if (beast::iequals(value, "close")) keep_alive = false;
+      continue;
+    }
+    h.insert(name, value);
+  }
 }
 
 void log_exception(std::string_view what, std::exception_ptr e) {
@@ -146,6 +170,47 @@ class ReplySlot {
   std::atomic<bool> answered_{false};
 };
 
+// What a streamed read hands back: the bytes, and whether the body ended with them (so that the
+// next read() can say 0 without asking the connection, which may have moved on by then).
+struct ReadOutcome {
+  ReadOutcome(Error e) : n(std::move(e)) {}
+  ReadOutcome(std::size_t bytes, bool done) : n(bytes), body_done(done) {}
+  Result<std::size_t> n;
+  bool body_done = false;
+};
+
+// The worker's side of one streamed exchange. Each call runs one operation on the session's
+// strand and blocks on a future. The promise lives in that operation's coroutine frame, so if
+// the session dies first (the frame is destroyed unfinished) the promise breaks and the caller
+// gets Errc::io instead of waiting forever. Dropping the last reference tells the session.
+class StreamSlot final : public Exchange {
+ public:
+  StreamSlot(std::weak_ptr<Session> session, asio::any_io_executor strand, std::uint64_t seq)
+      : session_(std::move(session)), strand_(std::move(strand)), seq_(seq) {}
+  ~StreamSlot() override;
+
+  Result<std::size_t> read(char* buf, std::size_t cap) override;
+  Status begin(unsigned status, std::vector<std::pair<std::string, std::string>> headers) override;
+  Status write(std::string_view data) override;
+  Status end(bool ok) override;
+  Status respond(Response r) override;
+
+ private:
+  // Runs make_op(session, promise) on the strand and waits for the promise.
+  template <class R, class MakeOp>
+  R call(std::atomic<bool>& busy, std::string_view what, MakeOp make_op);
+  bool on_strand() const;
+
+  std::weak_ptr<Session> session_;
+  asio::any_io_executor strand_;
+  std::uint64_t seq_;
+  std::atomic<bool> reading_{false};
+  std::atomic<bool> writing_{false};  // begin, write, end and respond
+  std::atomic<bool> eof_{false};      // a read saw the end of the body
+  // end() or respond() ran: the answer is final whatever the connection does next.
+  std::atomic<bool> finished_{false};
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<State> state, tcp::socket socket, tcp::endpoint remote, std::uint64_t id)
@@ -172,6 +237,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Thread-safe: closes the socket on the strand, which ends every pending operation.
   void close() {
+    {
+      std::lock_guard lock(post_mu_);
+      shut_ = true;
+    }
     asio::post(strand_, [self = shared_from_this()] {
       self->closing_ = true;
       error_code ec;
@@ -188,7 +257,66 @@ class Session : public std::enable_shared_from_this<Session> {
     wake_.cancel();
   }
 
+  // Thread-safe: starts a streamed exchange's operation on the strand; false once close() was
+  // called. The lock orders the post before close()'s, so an accepted operation runs (and
+  // fails) even while the server stops and the io_context winds down.
+  bool spawn(asio::awaitable<void> op) {
+    std::lock_guard lock(post_mu_);
+    if (shut_) return false;
+    asio::co_spawn(strand_, std::move(op),
+                   [](std::exception_ptr e) { log_exception("a streamed exchange", e); });
+    return true;
+  }
+
+  // The operations behind StreamSlot. Each holds the session while it runs and fulfils `done`.
+  static asio::awaitable<void> op_read(std::shared_ptr<Session> self, std::uint64_t seq, char* out,
+                                       std::size_t cap, std::promise<ReadOutcome> done) {
+    done.set_value(co_await self->stream_read(seq, out, cap));
+  }
+  static asio::awaitable<void> op_begin(std::shared_ptr<Session> self, std::uint64_t seq,
+                                        unsigned status,
+                                        std::vector<std::pair<std::string, std::string>> headers,
+                                        std::promise<Status> done) {
+    done.set_value(co_await self->stream_begin(seq, status, std::move(headers)));
+  }
+  static asio::awaitable<void> op_write(std::shared_ptr<Session> self, std::uint64_t seq,
+                                        std::string_view data, std::promise<Status> done) {
+    done.set_value(co_await self->stream_write(seq, data));
+  }
+  static asio::awaitable<void> op_end(std::shared_ptr<Session> self, std::uint64_t seq, bool ok,
+                                      std::promise<Status> done) {
+    done.set_value(co_await self->stream_end(seq, ok));
+  }
+  static asio::awaitable<void> op_respond(std::shared_ptr<Session> self, std::uint64_t seq,
+                                          Response r, std::promise<Status> done) {
+    done.set_value(co_await self->stream_respond(seq, std::move(r)));
+  }
+
+  // On the strand: every Exchange reference of request `seq` is gone.
+  void stream_abandoned(std::uint64_t seq) {
+    if (!stream_ || stream_->seq != seq) return;
+    auto& st = *stream_;
+    st.abandoned = true;
+    if (st.begun && !st.ended) st.ended = true;  // broken off: st.clean stays false
+    wake_.cancel();
+  }
+
  private:
+  // One streamed exchange (strand only).
+  struct StreamState {
+    std::uint64_t seq = 0;
+    std::unique_ptr<detail::BodyStream> io;
+    std::optional<Error> body_error;  // reads fail the same way from then on
+    bool reading = false;             // an operation is on the wire
+    bool writing = false;
+    bool begun = false;  // begin() or a whole response started
+    bool ended = false;  // the response is complete (clean) or broken off (!clean)
+    bool clean = false;
+    bool keep_alive = false;  // what the response announced
+    bool abandoned = false;   // no Exchange reference left (or the handler threw)
+    bool over = false;        // serve_stream moved on: every further operation fails
+  };
+
   const config::HttpConfig& limits() const { return state_->options.limits; }
   beast::tcp_stream& raw() { return transport_.raw(); }
 
@@ -280,6 +408,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
         limits().max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    // The route's max_body applies once the route is known (413 below). Beast's default (1 MiB)
+    // would otherwise refuse a larger Content-Length while reading the header.
+    parser_->body_limit(boost::none);
     raw().expires_after(milliseconds(limits().header_timeout_ms));
     {
       auto [ec, n] = co_await bhttp::async_read_header(transport_, buffer_, *parser_, use_tuple);
@@ -361,8 +492,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto found = state_->router->find(req.method, req.path);
     if (head_ && std::holds_alternative<Router::Miss>(found)) {
       // HEAD is GET without the body, unless a route registered HEAD itself.
+      // Not a streamed GET: its handler would produce a body nobody reads.
       auto as_get = state_->router->find("GET", req.path);
-      if (std::holds_alternative<Router::Match>(as_get)) {
+      if (auto* m = std::get_if<Router::Match>(&as_get); m && !m->stream) {
         found = std::move(as_get);
         req.method = "GET";
       }
@@ -393,7 +525,8 @@ class Session : public std::enable_shared_from_this<Session> {
         co_await write_response(Response::text(413, "request body too large\n"), false, false);
         co_return false;
       }
-      parser_->body_limit(max_body);
+      // A streamed route wants the body too (or answers without it and closes), so it gets the
+      // 100 Continue up front as well.
       if (version_ >= 11 && beast::iequals(req.header("Expect"), "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         raw().expires_after(milliseconds(limits().body_timeout_ms));
@@ -401,6 +534,14 @@ class Session : public std::enable_shared_from_this<Session> {
             transport_, asio::buffer(kContinue.data(), kContinue.size()), use_tuple);
         if (ec) co_return false;
       }
+    }
+    if (match.stream) {
+      co_return co_await serve_stream(std::move(req), std::move(match.stream),
+                                      match.options.max_body);
+    }
+    if (body_pending) {
+      const std::size_t max_body = match.options.max_body;
+      parser_->body_limit(max_body);
       raw().expires_after(milliseconds(limits().body_timeout_ms));
       auto [ec, n] = co_await bhttp::async_read(transport_, buffer_, *parser_, use_tuple);
       if (ec == bhttp::error::body_limit) {
@@ -452,8 +593,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Writes `r`; returns whether the connection stays open. `clean` says whether the request
-  // was fully read (otherwise finish() drains before closing).
-  asio::awaitable<bool> write_response(Response r, bool keep_alive, bool clean) {
+  // was fully read (otherwise finish() drains before closing). `sent` tells a write error from
+  // a response that just closes.
+  asio::awaitable<bool> write_response(Response r, bool keep_alive, bool clean,
+                                       bool* sent = nullptr) {
     if (!clean) must_drain_ = true;
     if (r.status < 100 || r.status > 999 || r.status == 101) {
       spdlog::error("http: handler answered with invalid status {}", r.status);
@@ -462,21 +605,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bhttp::response<bhttp::string_body> res;
     res.version(version_ == 10 ? 10 : 11);
     res.result(r.status);
-    for (auto& [name, value] : r.headers) {
-      if (name.empty() || !clean_header_text(name) || !clean_header_text(value) ||
-          name.find_first_of(": \t") != std::string::npos) {
-        spdlog::warn("http: dropping a malformed response header from a handler");
-        continue;
-      }
-      if (beast::iequals(name, "Content-Length") || beast::iequals(name, "Transfer-Encoding")) {
-        continue;  // we frame the body ourselves
-      }
-      if (beast::iequals(name, "Connection")) {
-        if (beast::iequals(value, "close")) keep_alive = false;
-        continue;
-      }
-      res.insert(name, value);
-    }
+    copy_headers(r.headers, res, keep_alive);
     res.set(bhttp::field::server, "mesh");
     const std::size_t length = r.body.size();
     res.body() = std::move(r.body);
@@ -488,11 +617,213 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     raw().expires_after(milliseconds(limits().body_timeout_ms));
     auto [ec, n] = co_await bhttp::async_write(transport_, res, use_tuple);
+    if (sent) *sent = !ec;
     if (ec) {
       spdlog::debug("http: {}: writing the response: {}", remote_, ec.message());
       co_return false;
     }
     co_return keep_alive && !res.need_eof();
+  }
+
+  // A streamed exchange (Router::try_add_stream): the handler gets the header and an Exchange,
+  // and worker threads move the body through StreamSlot's operations (stream_* below) while
+  // this coroutine waits for the exchange to end. Returns whether the connection may carry
+  // another request.
+  asio::awaitable<bool> serve_stream(Request req, StreamHandler handler, std::size_t max_body) {
+    // Each read and write sets its own timeout; waiting for the workers has none.
+    raw().expires_never();
+    ++seq_;
+    stream_.emplace();
+    auto& st = *stream_;
+    st.seq = seq_;
+    st.io = std::make_unique<detail::BodyStream>(std::move(*parser_), max_body);
+    parser_.reset();
+    {
+      auto slot = std::make_shared<StreamSlot>(weak_from_this(), strand_, seq_);
+      try {
+        handler(std::move(req), std::move(slot));
+      } catch (const std::exception& e) {
+        spdlog::error("http: stream handler failed: {}", e.what());
+        st.abandoned = true;  // a 500, and any copy it kept gets Errc::state
+      } catch (...) {
+        spdlog::error("http: stream handler failed with an unknown exception");
+        st.abandoned = true;
+      }
+    }
+    // Until the response is over (or abandoned) and no operation is on the wire. A broken-off
+    // response closes the socket at once, which also ends a read still waiting for the client.
+    bool broken = false;
+    for (;;) {
+      if (st.ended && !st.clean && !broken && !closing_) {
+        transport_.close();
+        broken = true;
+      }
+      if ((closing_ || st.ended || st.abandoned) && !st.reading && !st.writing) break;
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_.async_wait(use_tuple);
+    }
+    st.over = true;
+    const bool body_done = !st.body_error && st.io->body_done();
+    bool keep = false;
+    if (closing_ || broken) {
+      keep = false;
+    } else if (!st.ended) {
+      // Abandoned before anything was sent: like a dropped Responder, unless the body already
+      // told what went wrong.
+      Response r = Response::text(500, "the handler did not answer\n");
+      if (st.body_error && st.body_error->code == Errc::limit) {
+        r = Response::text(413, "request body too large\n");
+      } else if (st.body_error && st.body_error->code == Errc::invalid) {
+        r = Response::text(400, "malformed request body\n");
+      }
+      keep = co_await write_response(std::move(r), keep_alive_ && body_done, body_done);
+    } else if (!body_done) {
+      must_drain_ = true;  // the rest of the body is still coming: close after draining
+    } else {
+      keep = st.keep_alive;
+    }
+    stream_.reset();
+    co_return keep;
+  }
+
+  // Why an operation of request `seq` cannot run (on the strand).
+  std::optional<Error> refused(std::uint64_t seq) const {
+    if (closing_) return make_error(Errc::io, "the connection was closed");
+    if (!stream_ || stream_->seq != seq || stream_->over) {
+      return make_error(Errc::state, "the exchange is over");
+    }
+    return std::nullopt;
+  }
+
+  asio::awaitable<ReadOutcome> stream_read(std::uint64_t seq, char* out, std::size_t cap) {
+    if (auto e = refused(seq)) co_return *e;
+    auto& st = *stream_;
+    if (st.body_error) co_return *st.body_error;
+    if (st.io->body_done()) co_return ReadOutcome(0, true);
+    if (cap == 0) co_return make_error(Errc::invalid, "read() needs room for at least one byte");
+    st.reading = true;
+    raw().expires_after(milliseconds(limits().body_timeout_ms));
+    auto [ec, n] = co_await st.io->read(transport_, buffer_, out, cap);
+    st.reading = false;
+    wake_.cancel();
+    if (!ec) co_return ReadOutcome(n, st.io->body_done());
+    Error err;
+    if (ec == bhttp::error::body_limit) {
+      spdlog::info("http: {}: streamed request body over the limit", remote_);
+      err = make_error(Errc::limit, "the request body is over the route's limit");
+    } else if (closing_) {
+      err = make_error(Errc::io, "the connection was closed");
+    } else if (ec == beast::error::timeout) {
+      err = make_error(Errc::io, "timed out reading the request body");
+    } else if (is_parse_error(ec) && ec != bhttp::error::end_of_stream &&
+               ec != bhttp::error::partial_message) {
+      spdlog::info("http: {}: malformed request body: {}", remote_, ec.message());
+      err = make_error(Errc::invalid, "malformed request body: " + ec.message());
+    } else {
+      err = make_error(Errc::io, "the client went away: " + ec.message());
+    }
+    st.body_error = err;
+    co_return err;
+  }
+
+  asio::awaitable<Status> stream_begin(std::uint64_t seq, unsigned status,
+                                       std::vector<std::pair<std::string, std::string>> headers) {
+    if (auto e = refused(seq)) co_return *e;
+    auto& st = *stream_;
+    if (st.begun) co_return make_error(Errc::state, "the response has already begun");
+    if (status < 200 || status > 999) {
+      co_return make_error(Errc::invalid, "invalid status " + std::to_string(status));
+    }
+    bhttp::response_header<> h;
+    h.version(version_ == 10 ? 10 : 11);
+    h.result(status);
+    bool keep_alive = keep_alive_;
+    copy_headers(headers, h, keep_alive);
+    h.set(bhttp::field::server, "mesh");
+    st.begun = true;
+    st.writing = true;
+    raw().expires_after(milliseconds(limits().body_timeout_ms));
+    auto ec = co_await st.io->begin(transport_, std::move(h), keep_alive, head_);
+    st.writing = false;
+    wake_.cancel();
+    if (ec) {
+      spdlog::debug("http: {}: writing a streamed response header: {}", remote_, ec.message());
+      st.ended = true;
+      co_return make_error(Errc::io, "the client went away: " + ec.message());
+    }
+    st.keep_alive = keep_alive && !st.io->need_eof();
+    co_return Status();
+  }
+
+  asio::awaitable<Status> stream_write(std::uint64_t seq, std::string_view data) {
+    if (auto e = refused(seq)) co_return *e;
+    auto& st = *stream_;
+    if (!st.begun) co_return make_error(Errc::state, "write() before begin()");
+    if (st.ended) co_return make_error(Errc::state, "the response has ended");
+    if (data.empty()) co_return Status();
+    st.writing = true;
+    raw().expires_after(milliseconds(limits().body_timeout_ms));
+    auto ec = co_await st.io->write(transport_, data);
+    st.writing = false;
+    wake_.cancel();
+    if (ec) {
+      spdlog::debug("http: {}: writing a streamed response: {}", remote_, ec.message());
+      st.ended = true;
+      co_return make_error(Errc::io, "the client went away: " + ec.message());
+    }
+    co_return Status();
+  }
+
+  asio::awaitable<Status> stream_end(std::uint64_t seq, bool ok) {
+    if (auto e = refused(seq)) co_return *e;
+    auto& st = *stream_;
+    if (st.ended) co_return make_error(Errc::state, "the response has already ended");
+    if (!ok) {
+      st.begun = true;
+      st.ended = true;  // not clean: serve_stream closes the connection
+      wake_.cancel();
+      co_return Status();
+    }
+    if (!st.begun) {
+      auto sent = co_await stream_answer(st, Response::text(500, "the handler did not answer\n"));
+      if (!sent) co_return sent;
+      co_return make_error(Errc::state, "end() without begin(): answered 500");
+    }
+    st.writing = true;
+    raw().expires_after(milliseconds(limits().body_timeout_ms));
+    auto ec = co_await st.io->end(transport_);
+    st.writing = false;
+    st.ended = true;
+    st.clean = !ec;
+    wake_.cancel();
+    if (ec) {
+      spdlog::debug("http: {}: ending a streamed response: {}", remote_, ec.message());
+      co_return make_error(Errc::io, "the client went away: " + ec.message());
+    }
+    co_return Status();
+  }
+
+  asio::awaitable<Status> stream_respond(std::uint64_t seq, Response r) {
+    if (auto e = refused(seq)) co_return *e;
+    auto& st = *stream_;
+    if (st.begun) co_return make_error(Errc::state, "the response has already begun");
+    co_return co_await stream_answer(st, std::move(r));
+  }
+
+  // A whole response, written like every other (write_response).
+  asio::awaitable<Status> stream_answer(StreamState& st, Response r) {
+    st.begun = true;
+    st.writing = true;
+    // Announce keep-alive only if the body is (or may yet be) read to its end.
+    const bool may_keep = keep_alive_ && (st.io->body_done() || st.reading);
+    bool sent = false;
+    st.keep_alive = co_await write_response(std::move(r), may_keep, true, &sent);
+    st.writing = false;
+    st.ended = true;
+    st.clean = sent;
+    wake_.cancel();
+    if (!sent) co_return make_error(Errc::io, "the client went away");
+    co_return Status();
   }
 
   // Half-closes and, after an error answer, drains briefly so the client can read it.
@@ -531,6 +862,11 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   std::uint64_t seq_ = 0;
   std::optional<Response> reply_;
+
+  std::optional<StreamState> stream_;  // the streamed exchange in progress
+  // Guards shut_, which close() sets before it posts, so that spawn() never posts after it.
+  std::mutex post_mu_;
+  bool shut_ = false;
 };
 
 void ReplySlot::answer(Response r) {
@@ -541,6 +877,91 @@ void ReplySlot::answer(Response r) {
       if (auto s = weak.lock()) s->deliver(seq, std::move(r));
     });
   }
+}
+
+StreamSlot::~StreamSlot() {
+  if (session_.expired()) return;
+  asio::post(strand_, [weak = session_, seq = seq_] {
+    if (auto s = weak.lock()) s->stream_abandoned(seq);
+  });
+}
+
+bool StreamSlot::on_strand() const {
+  const auto* strand = strand_.target<asio::strand<asio::io_context::executor_type>>();
+  return strand && strand->running_in_this_thread();
+}
+
+template <class R, class MakeOp>
+R StreamSlot::call(std::atomic<bool>& busy, std::string_view what, MakeOp make_op) {
+  // Waiting on the strand for work queued behind us on the same strand would never return.
+  if (on_strand()) {
+    return R(make_error(Errc::state, "Exchange calls block: make them from a thread of your own"));
+  }
+  if (busy.exchange(true)) {
+    return R(make_error(Errc::state, "another " + std::string(what) + " is in progress"));
+  }
+  struct Idle {
+    std::atomic<bool>& busy;
+    ~Idle() { busy = false; }
+  } idle{busy};
+  auto session = session_.lock();
+  if (!session) return R(make_error(Errc::io, "the connection is gone"));
+  std::promise<R> promise;
+  auto future = promise.get_future();
+  if (!session->spawn(make_op(session, std::move(promise)))) {
+    return R(make_error(Errc::io, "the connection was closed"));
+  }
+  session.reset();  // the operation holds it while it runs; we must not keep it alive
+  try {
+    return future.get();
+  } catch (const std::future_error&) {
+    return R(make_error(Errc::io, "the connection is gone"));
+  }
+}
+
+Result<std::size_t> StreamSlot::read(char* buf, std::size_t cap) {
+  if (eof_) return std::size_t{0};
+  auto r = call<ReadOutcome>(reading_, "read", [&](std::shared_ptr<Session> s, auto promise) {
+    return Session::op_read(std::move(s), seq_, buf, cap, std::move(promise));
+  });
+  if (r.body_done) eof_ = true;
+  return std::move(r.n);
+}
+
+Error finished_error() {
+  return make_error(Errc::state, "the response has ended");
+}
+
+Status StreamSlot::begin(unsigned status,
+                         std::vector<std::pair<std::string, std::string>> headers) {
+  if (finished_) return finished_error();
+  return call<Status>(writing_, "write", [&](std::shared_ptr<Session> s, auto promise) {
+    return Session::op_begin(std::move(s), seq_, status, std::move(headers), std::move(promise));
+  });
+}
+
+Status StreamSlot::write(std::string_view data) {
+  if (finished_) return finished_error();
+  if (data.empty()) return {};
+  return call<Status>(writing_, "write", [&](std::shared_ptr<Session> s, auto promise) {
+    return Session::op_write(std::move(s), seq_, data, std::move(promise));
+  });
+}
+
+Status StreamSlot::end(bool ok) {
+  if (finished_) return finished_error();
+  return call<Status>(writing_, "write", [&](std::shared_ptr<Session> s, auto promise) {
+    finished_ = true;
+    return Session::op_end(std::move(s), seq_, ok, std::move(promise));
+  });
+}
+
+Status StreamSlot::respond(Response r) {
+  if (finished_) return finished_error();
+  return call<Status>(writing_, "write", [&](std::shared_ptr<Session> s, auto promise) {
+    finished_ = true;
+    return Session::op_respond(std::move(s), seq_, std::move(r), std::move(promise));
+  });
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<State> st) {

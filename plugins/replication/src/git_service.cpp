@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <map>
@@ -550,7 +552,9 @@ struct GitService::State {
   std::atomic<std::uint64_t> tmp_counter{0};
 
   std::mutex mu;
+  std::condition_variable slot_free;
   unsigned active = 0;
+  unsigned waiting = 0;  // requests queued for a slot
   // Per-repo receive-pack locks, dropped when nobody holds or waits for them.
   std::map<std::string, std::pair<std::shared_ptr<std::mutex>, unsigned>> repo_locks;
 };
@@ -558,29 +562,39 @@ struct GitService::State {
 namespace {
 
 // A process slot, released on destruction unless released earlier.
+// Git clients do not retry a 503, so a burst (ten clones at once) waits briefly for a slot in a
+// bounded queue instead of failing; only a full queue or a long wait answers 503.
 class Slot {
  public:
-  Slot(std::mutex& mu, unsigned& active) : mu_(mu), active_(active) {}
+  explicit Slot(GitService::State& st) : st_(st) {}
   ~Slot() { release(); }
   Slot(const Slot&) = delete;
   Slot& operator=(const Slot&) = delete;
-  bool acquire(unsigned max) {
-    std::lock_guard lock(mu_);
-    if (active_ >= max) return false;
-    ++active_;
+  bool acquire(unsigned max, unsigned max_waiting, std::chrono::milliseconds wait) {
+    std::unique_lock lock(st_.mu);
+    if (st_.active >= max) {
+      if (st_.waiting >= max_waiting || wait.count() <= 0) return false;
+      ++st_.waiting;
+      bool got = st_.slot_free.wait_for(lock, wait, [&] { return st_.active < max; });
+      --st_.waiting;
+      if (!got) return false;
+    }
+    ++st_.active;
     held_ = true;
     return true;
   }
   void release() {
     if (!held_) return;
-    std::lock_guard lock(mu_);
-    --active_;
-    held_ = false;
+    {
+      std::lock_guard lock(st_.mu);
+      --st_.active;
+      held_ = false;
+    }
+    st_.slot_free.notify_one();
   }
 
  private:
-  std::mutex& mu_;
-  unsigned& active_;
+  GitService::State& st_;
   bool held_ = false;
 };
 
@@ -789,8 +803,8 @@ void Exchange::run() {
     return;
   }
 
-  Slot slot(st_.mu, st_.active);
-  if (!slot.acquire(opt_.max_processes)) {
+  Slot slot(st_);
+  if (!slot.acquire(opt_.max_processes, opt_.max_waiting, opt_.slot_wait)) {
     reply_.text(503, "too many git processes, retry later",
                 {{"Retry-After", std::to_string(opt_.retry_after_seconds)}});
     log("busy (" + std::to_string(opt_.max_processes) + " git processes)");

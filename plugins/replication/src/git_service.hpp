@@ -57,7 +57,11 @@ using AfterReceive = std::function<std::string(const std::vector<RefUpdate>&)>;
 struct GitServiceOptions {
   std::filesystem::path repos_dir;  // mirrors at <repos_dir>/<name>.git
   std::string git = "git";          // a name looked up on PATH, or a path
-  unsigned max_processes = 8;       // concurrent git children; more requests get 503
+  unsigned max_processes = 8;       // concurrent git children
+  // Requests beyond max_processes wait (at most max_waiting of them, each at most slot_wait)
+  // for a slot; after that they get 503 with Retry-After.
+  unsigned max_waiting = 64;
+  std::chrono::milliseconds slot_wait{30'000};
   std::uint64_t max_request_bytes = std::uint64_t{2} << 30;  // decompressed body cap
   // Kill git when neither its stdin nor its stdout moved for this long (0: never).
   std::chrono::seconds idle_timeout{600};

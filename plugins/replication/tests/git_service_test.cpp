@@ -665,6 +665,7 @@ TEST_F(GitServiceTest, ProcessCapGives503) {
   std::string c1 = commit("a", "1");
   auto opt = options();
   opt.max_processes = 1;
+  opt.max_waiting = 0;  // no queue: the cap answers at once
   opt.retry_after_seconds = 7;
   GitService svc(opt);
   push(svc, "app", kZero, c1);

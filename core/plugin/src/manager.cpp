@@ -1073,7 +1073,12 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
         ++p->connecting;
       }
       auto timeout = timeout_ms ? std::chrono::milliseconds(timeout_ms) : kDefaultPeerTimeout;
-      auto r = p->connector->connect(hp, pin, timeout, &p->cancel_connects);
+      Result<std::shared_ptr<http::PeerConn>> r = make_error(Errc::internal, "connect failed");
+      try {
+        r = p->connector->connect(hp, pin, timeout, &p->cancel_connects);
+      } catch (const std::exception& e) {
+        r = make_error(Errc::internal, e.what());
+      }
       std::lock_guard lock(p->mu);
       --p->connecting;
       if (!r) {

@@ -265,6 +265,7 @@ std::string Mirrors::digest(const std::map<std::string, std::string>& refs) {
     }
   };
   for (const auto& [name, oid] : refs) {
+    if (!valid_ref_name(name)) continue;  // never replicated, so never compared
     mix(name);
     mix(" ");
     mix(oid);

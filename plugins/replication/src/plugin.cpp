@@ -249,11 +249,27 @@ class Replication final : public sdk::Plugin, public Services {
     std::vector<RefUpdate> pushed;
     g.after_receive = [this, &repo, &pushed](const std::vector<RefUpdate>& updates) {
       pushed = updates;
-      std::vector<RefChange> changes;
-      for (const auto& u : updates) changes.push_back({u.ref, u.old_oid, u.new_oid});
+      std::vector<RefChange> changes, replicable;
+      std::string local_only;
+      for (const auto& u : updates) {
+        changes.push_back({u.ref, u.old_oid, u.new_oid});
+        if (valid_ref_name(u.ref)) {
+          replicable.push_back(changes.back());
+        } else if (!u.ref.starts_with("refs/mesh/")) {
+          local_only += (local_only.empty() ? "" : ", ") + u.ref;
+        }
+      }
       replicator_->pushed(repo, changes);
-      if (changes.empty()) return std::string();
-      return "mesh: " + replicator_->wait_replicated(repo, changes, push_wait_);
+      std::string msg;
+      if (!replicable.empty()) {
+        msg = "mesh: " + replicator_->wait_replicated(repo, replicable, push_wait_);
+      }
+      if (!local_only.empty()) {
+        // The pusher must hear that these stay here (the daemon log says it too).
+        msg += std::string(msg.empty() ? "" : "\n") + "mesh: kept on this node only, not " +
+               "replicated (unsafe ref names): " + local_only;
+      }
+      return msg;
     };
     ServeResult r = git_->serve(g, io);
     if (!r.log.empty()) {

@@ -219,7 +219,8 @@ class Session : public std::enable_shared_from_this<Session> {
         strand_(socket.get_executor()),
         transport_(std::move(socket)),
         wake_(strand_),
-        buffer_(std::max<std::size_t>(state_->options.limits.max_header_bytes, 1024) + 8192),
+        // Room for the header limit plus 64 KiB socket reads of streamed bodies.
+        buffer_(std::max<std::size_t>(state_->options.limits.max_header_bytes, 1024) + 65536),
         remote_(format_endpoint(remote)),
         loopback_(is_loopback(remote.address())) {}
 

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -120,6 +122,29 @@ inline std::map<std::string, std::string> refs_of(const Node& n, const std::stri
     for (const auto& [ref, oid] : r.at("refs").as_object()) {
       out[std::string(ref)] = std::string(oid.as_string());
     }
+  }
+  return out;
+}
+
+// Everything n's daemon has logged so far (<root>/logs/*.log, rotated files included).
+inline std::string log_text(const Node& n) {
+  std::string out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(n.root() / "logs", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".log") continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    out.append(std::istreambuf_iterator<char>(in), {});
+  }
+  return out;
+}
+
+// The lines of n's log that contain `needle`.
+inline std::vector<std::string> log_lines_with(const Node& n, const std::string& needle) {
+  std::vector<std::string> out;
+  std::istringstream in(log_text(n));
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(needle) != std::string::npos) out.push_back(line);
   }
   return out;
 }

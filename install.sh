@@ -60,7 +60,6 @@ if [ "$mode" = test ]; then
   echo "==> sanitizer build (ASan+UBSan) and test"
   configure_build "$here/build/asan" -DCMAKE_BUILD_TYPE=Debug -DMESH_WERROR=ON -DMESH_SANITIZE=ON
   (cd "$here/build/asan" && ASAN_OPTIONS=detect_leaks=1 \
-    LSAN_OPTIONS="suppressions=$here/tests/lsan.supp:print_suppressions=0" \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest -j "$jobs" --output-on-failure --timeout 900 --label-exclude bench)
   if [ -x "$here/tests/fuzz/run.sh" ]; then

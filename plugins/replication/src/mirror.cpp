@@ -301,7 +301,12 @@ std::string Mirrors::fetch(const std::string& repo, const std::string& url,
     return last_error("opening " + repo);
   }
   Remote remote;
-  if (git_remote_create_anonymous(remote.out(), r.get(), url.c_str()) != 0) {
+  git_remote_create_options ropts = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  ropts.repository = r.get();
+  // No url.*.insteadOf rewriting (mirrors have no such config, and Debian's libgit2 1.5.1
+  // leaks ~80 KiB of pcre2 match data per lookup: libgit2 PR #6382) and no default refspec.
+  ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  if (git_remote_create_with_opts(remote.out(), url.c_str(), &ropts) != 0) {
     return last_error("remote " + url);
   }
   const std::string heads = "+refs/heads/*:" + std::string(kIncoming) + "heads/*";

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -28,8 +29,16 @@ Proc run(const std::vector<std::string>& argv, const std::vector<std::string>& e
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  // Extra entries replace inherited ones of the same name (getenv takes the first match, so
+  // appending a second HOME= would silently keep the user's).
   std::vector<std::string> envs;
-  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+  auto name_of = [](const std::string& kv) { return kv.substr(0, kv.find('=') + 1); };
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    bool overridden = std::any_of(env.begin(), env.end(),
+                                  [&](const std::string& x) { return name_of(x) == name_of(kv); });
+    if (!overridden) envs.push_back(std::move(kv));
+  }
   for (const auto& e : env) envs.push_back(e);
   std::vector<char*> cargv, cenv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));

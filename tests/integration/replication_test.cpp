@@ -216,3 +216,21 @@ TEST(Replication, WithoutTrustedLoopbackGitNeedsAMemberCertificate) {
   EXPECT_NE(p.exit, 0);
   EXPECT_NE(p.err.find("403"), std::string::npos) << p.err;
 }
+
+TEST(Replication, AMistypedSettingFailsThePluginWithItsName) {
+  TempDir dir("repl-cfg");
+  Node a(dir.path(), "alice");
+  a.write_config({"replication"}, "[plugins.replication]\npush_wiat_ms = 5\n");
+  ASSERT_EQ(a.start().exit, 0);
+  auto plugins = a.mesh_json({"plugins"});
+  ASSERT_TRUE(plugins.is_array());
+  bool seen = false;
+  for (const auto& p : plugins.as_array()) {
+    if (p.at("id").as_string() != "replication") continue;
+    seen = true;
+    EXPECT_EQ(p.at("state").as_string(), "failed");
+    EXPECT_NE(std::string(p.at("error").as_string()).find("push_wiat_ms"), std::string::npos)
+        << p.at("error").as_string();
+  }
+  EXPECT_TRUE(seen);
+}

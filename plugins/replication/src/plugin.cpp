@@ -76,19 +76,30 @@ class CallIo final : public HttpIo {
 class Replication final : public sdk::Plugin, public Services {
  public:
   void start() override {
-    const mesh_host* h = host().raw();
-    if (!h || !MESH_HAS_FIELD(h, mesh_host, heartbeat_set) || !h->http_route2 || !h->peer_connect ||
-        !h->heartbeat_set) {
+    if (!host().has_abi_1_2()) {
       throw sdk::Error(MESH_E_UNSUPPORTED, "replication needs a daemon with ABI 1.2");
     }
     auto cfg_value = json::parse(host().config_json());
     const json::object empty;
     const json::object& cfg = cfg_value.is_object() ? cfg_value.as_object() : empty;
+    // A typo must not leave a setting at its default without a word (as in the core tables).
+    for (const auto& [key, value] : cfg) {
+      if (key != "push_wait_ms" && key != "max_git_processes" && key != "max_push_bytes" &&
+          key != "repos_dir") {
+        throw sdk::Error(MESH_E_INVALID,
+                         "[plugins.replication] has no setting '" + std::string(key) +
+                             "' (known: push_wait_ms, max_git_processes, max_push_bytes, "
+                             "repos_dir)");
+      }
+    }
     push_wait_ = std::chrono::milliseconds(setting(cfg, "push_wait_ms", 3000, 60'000));
     fs::path data = host().data_dir();
     fs::path repos =
         data.parent_path().parent_path() / "repos";  // <root>/data/<id> -> <root>/repos
-    if (auto* v = cfg.if_contains("repos_dir"); v && v->is_string()) {
+    if (auto* v = cfg.if_contains("repos_dir")) {
+      if (!v->is_string() || v->as_string().empty()) {
+        throw sdk::Error(MESH_E_INVALID, "[plugins.replication] repos_dir must be a path");
+      }
       repos = std::string(v->as_string());
     }
     self_id_ = json::parse(host().self_json()).as_object().at("id").as_string().c_str();

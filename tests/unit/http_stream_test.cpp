@@ -706,42 +706,50 @@ TEST_F(HttpStreamTest, StopWakesABlockedReader) {
 }
 
 TEST_F(HttpStreamTest, OneReadAndOneWriteAtATime) {
-  Flag reading, writing, done;
-  std::optional<Errc> second_read, second_write;
+  // Two readers and two writers race; whichever of each pair comes second must be refused at
+  // once (Errc::state) while the first stays blocked on the socket. No timing assumptions:
+  // the test waits for the two refusals, then the client leaves and the blocked ones fail.
+  std::mutex mu;
+  std::condition_variable cv;
+  int read_refused = 0, write_refused = 0, read_other = 0, write_other = 0;
   add_worker("POST", "/busy", {}, [&](Request, std::shared_ptr<Exchange> ex) {
-    std::thread reader([&] {
-      char buf[16];
-      reading.set();
-      (void)ex->read(buf, sizeof buf);  // blocks: nothing is sent
-    });
-    std::thread writer([&] {
-      EXPECT_TRUE(ex->begin(200, {}));
-      const std::string big(64 << 20, 'w');  // built first: the flag means "about to write"
-      writing.set();
-      // The client never reads, so this blocks once the socket buffers are full.
-      (void)ex->write(big);
-    });
-    reading.wait();
-    writing.wait();
-    std::this_thread::sleep_for(300ms);  // both calls are now waiting on the socket
-    char buf[16];
-    auto r = ex->read(buf, sizeof buf);
-    if (!r) second_read = r.error().code;
-    auto w = ex->write("x");
-    if (!w) second_write = w.error().code;
-    done.set();
-    reader.join();
-    writer.join();
+    ASSERT_TRUE(ex->begin(200, {}));
+    const std::string big(64 << 20, 'w');  // the client never reads: this write blocks
+    auto count = [&](bool refused, int& refused_n, int& other_n) {
+      std::lock_guard lock(mu);
+      ++(refused ? refused_n : other_n);
+      cv.notify_all();
+    };
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+      threads.emplace_back([&] {
+        char buf[16];
+        auto r = ex->read(buf, sizeof buf);  // nothing is sent: blocks, or is refused
+        count(!r && r.error().code == Errc::state, read_refused, read_other);
+      });
+      threads.emplace_back([&] {
+        auto w = ex->write(big);
+        count(!w && w.error().code == Errc::state, write_refused, write_other);
+      });
+    }
+    for (auto& t : threads) t.join();
   });
   start();
   {
     RawClient c(server_->port());
     ASSERT_TRUE(c.send("POST /busy HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"));
-    ASSERT_TRUE(done.wait());
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, kWait, [&] { return read_refused + write_refused == 2; }))
+        << "refused reads " << read_refused << ", refused writes " << write_refused;
+    // The first of each pair is still blocked, not finished.
+    EXPECT_EQ(read_other, 0);
+    EXPECT_EQ(write_other, 0);
   }  // the client leaves: both blocked calls fail
   join_workers();
-  EXPECT_EQ(second_read, Errc::state);
-  EXPECT_EQ(second_write, Errc::state);
+  EXPECT_EQ(read_refused, 1);
+  EXPECT_EQ(write_refused, 1);
+  EXPECT_EQ(read_other, 1);
+  EXPECT_EQ(write_other, 1);
 }
 
 TEST_F(HttpStreamTest, ExpectContinueIsAnsweredBeforeTheBody) {

@@ -234,3 +234,26 @@ TEST(Replication, AMistypedSettingFailsThePluginWithItsName) {
   }
   EXPECT_TRUE(seen);
 }
+
+// The predecessor's bug: a node that joined after the pushes never received anything.
+TEST(Replication, ANodeThatJoinsLaterGetsEveryRepo) {
+  Trio t("repl-join");
+  for (Node* n : t.all()) ASSERT_EQ(n->start().exit, 0) << n->name();
+  ASSERT_EQ(t.b.mesh({"join", invite(t.a)}).exit, 0);
+  auto work = t.make_repo("early", 2);
+  ASSERT_EQ(t.git({"tag", "v0"}, work).exit, 0);
+  ASSERT_EQ(t.git_to(t.a, {"push", "-q", Trio::https(t.a, "early"), "main", "v0"}, work).exit, 0);
+  std::map<std::string, std::string> want{{"refs/heads/main", t.rev(work, "HEAD")},
+                                          {"refs/tags/v0", t.rev(work, "HEAD")}};
+  ASSERT_TRUE(eventually([&] { return refs_of(t.b, "early") == want; }, kReplicate));
+
+  // Carol joins through bob (not the pusher) and gets the repo with no command run.
+  ASSERT_EQ(t.c.mesh({"join", invite(t.b)}).exit, 0);
+  EXPECT_TRUE(eventually([&] { return refs_of(t.c, "early") == want; }, 60s));
+  // And pushes made on the newcomer reach the others.
+  auto work2 = t.make_repo("late", 1);
+  ASSERT_EQ(t.git_to(t.c, {"push", "-q", Trio::https(t.c, "late"), "main"}, work2).exit, 0);
+  std::map<std::string, std::string> want2{{"refs/heads/main", t.rev(work2, "HEAD")}};
+  EXPECT_TRUE(eventually(
+      [&] { return refs_of(t.a, "late") == want2 && refs_of(t.b, "late") == want2; }, kReplicate));
+}

@@ -36,6 +36,9 @@ namespace {
 constexpr std::size_t kIoBuf = 64 * 1024;
 constexpr std::size_t kMaxGitProtocol = 256;
 constexpr std::string_view kTmpPrefix = ".mesh-init-";
+// The empty repository that advertises for a receive-pack to a repo that does not exist yet.
+// Its name is no valid repo name, so it is never served or listed as a mirror.
+constexpr std::string_view kEmptyRepo = ".mesh-empty.git";
 constexpr std::string_view kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
 constexpr std::string_view kZeroOid = "0000000000000000000000000000000000000000";
 
@@ -695,6 +698,7 @@ class Exchange {
 
  private:
   std::string repo_dir() const { return (opt_.repos_dir / (req_.path.repo + ".git")).string(); }
+  std::string git_dir_;  // when set, git runs here instead of repo_dir()
   bool ensure_mirror(const std::string& dir, std::string* err);
   std::vector<std::string> child_env() const;
   bool start_response();
@@ -820,6 +824,17 @@ void Exchange::run() {
       log("not found");
       return;
     }
+  } else if (advertise_ && !fs::is_directory(dir)) {
+    // A push starts with this advertisement, but so does any probe: answer from an empty
+    // stand-in, and create the mirror only when a pack actually arrives (the POST).
+    const std::string empty = (opt_.repos_dir / kEmptyRepo).string();
+    if (!ensure_mirror(empty, &err)) {
+      reply_.text(500, "cannot create the repository");
+      log(err);
+      return;
+    }
+    result_.created = false;  // the stand-in is no mirror
+    git_dir_ = empty;
   } else if (!ensure_mirror(dir, &err)) {
     reply_.text(500, "cannot create the repository");
     log(err);
@@ -958,7 +973,7 @@ RunOutcome Exchange::run_git(bool advertise, Slot& slot) {
                std::string(subcommand(service_)),
                "--stateless-rpc"};
   if (advertise) spec.argv.push_back("--advertise-refs");
-  spec.argv.push_back(repo_dir());
+  spec.argv.push_back(git_dir_.empty() ? repo_dir() : git_dir_);
   spec.env = child_env();
   spec.pipe_stdin = !advertise;
 

@@ -482,20 +482,23 @@ TEST_F(GitServiceTest, FirstPushCreatesMirrorThenSecondPushMovesRef) {
   std::string c1 = commit("a", "1");
   GitService svc(options());
 
-  // `git push` starts with info/refs?service=git-receive-pack: that creates the mirror.
+  // `git push` starts with info/refs?service=git-receive-pack: an empty advertisement, and no
+  // mirror yet (any probe would otherwise leave an empty repo behind).
   FakeIo adv;
   ServeResult r = svc.serve(info_refs("app", "git-receive-pack"), adv);
   EXPECT_EQ(r.status, 200u) << r.log;
+  EXPECT_FALSE(r.created);
+  EXPECT_FALSE(fs::exists(repos_ / "app.git"));
+  EXPECT_NE(adv.out.find(kZero + " capabilities^{}"), std::string::npos) << adv.out;
+
+  // The pack creates it.
+  r = push(svc, "app", kZero, c1);
   EXPECT_TRUE(r.created);
   EXPECT_TRUE(fs::is_directory(repos_ / "app.git"));
-  EXPECT_NE(adv.out.find(kZero + " capabilities^{}"), std::string::npos) << adv.out;
   std::string cfg = sh("git config --file " + quote((repos_ / "app.git" / "config").string()) +
                        " --get receive.fsckObjects")
                         .out;
   EXPECT_EQ(trimmed(cfg), "true");
-
-  r = push(svc, "app", kZero, c1);
-  EXPECT_FALSE(r.created);
   ASSERT_EQ(r.updates.size(), 1u);
   EXPECT_EQ(r.updates[0], (RefUpdate{"refs/heads/main", kZero, c1}));
   EXPECT_EQ(mirror_refs("app")["refs/heads/main"], c1);
@@ -814,6 +817,7 @@ TEST_F(GitServiceTest, ClientGoneWhileStreamingKillsGit) {
 }
 
 TEST_F(GitServiceTest, ConcurrentFirstPushesCreateOnce) {
+  const std::string c1 = commit("a", "1");
   GitService svc([&] {
     auto o = options();
     o.max_processes = 16;
@@ -827,8 +831,8 @@ TEST_F(GitServiceTest, ConcurrentFirstPushesCreateOnce) {
     threads.emplace_back([&, i] {
       ++ready;
       while (ready.load() < kN) std::this_thread::yield();
-      FakeIo io;
-      results[i] = svc.serve(info_refs("race", "git-receive-pack"), io);
+      FakeIo io(push_body(kZero, c1));
+      results[i] = svc.serve(post("race", GitPath::receive_pack), io);
     });
   }
   for (auto& t : threads) t.join();
@@ -846,8 +850,9 @@ TEST_F(GitServiceTest, ConcurrentFirstPushesCreateOnce) {
 TEST_F(GitServiceTest, FailedCreationLeavesNothing) {
   std::ofstream(repos_ / "blocked.git") << "not a repository";
   GitService svc(options());
-  FakeIo io;
-  ServeResult r = svc.serve(info_refs("blocked", "git-receive-pack"), io);
+  const std::string c1 = commit("a", "1");
+  FakeIo io(push_body(kZero, c1));
+  ServeResult r = svc.serve(post("blocked", GitPath::receive_pack), io);
   EXPECT_EQ(r.status, 500u) << r.log;
   EXPECT_FALSE(r.created);
   std::vector<std::string> names;

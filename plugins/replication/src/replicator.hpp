@@ -3,6 +3,7 @@
 // supplies the daemon's services through `Services`.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -115,7 +116,7 @@ class Replicator {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};  // also read by wait_replicated() under ack_mu_
   std::thread worker_;
 
   // Anti-entropy bookkeeping: (peer, repo) -> consecutive mismatches; and the last

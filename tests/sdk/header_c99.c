@@ -74,8 +74,8 @@ int mesh_sdk_c99_probe_12(const mesh_host* host, uint64_t call_id) {
                          on_stream, NULL, err, sizeof err);
   if (rc != MESH_OK) return rc;
   rc = host->http_begin(host->ctx, call_id, 200, &ct, 1);
-  while (rc == MESH_OK && (rc = host->http_read(host->ctx, call_id, buf, sizeof buf, &got)) ==
-                              MESH_OK && got > 0) {
+  while (rc == MESH_OK &&
+         (rc = host->http_read(host->ctx, call_id, buf, sizeof buf, &got)) == MESH_OK && got > 0) {
     mesh_str data;
     data.ptr = buf;
     data.len = got;

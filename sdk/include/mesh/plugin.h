@@ -123,9 +123,11 @@ typedef struct mesh_cli_request {
 } mesh_cli_request;
 
 /* ABI 1.2: flags of http_route2. */
-#define MESH_ROUTE_STREAM 1u /* the body is not buffered: read it with http_read, answer with
-                                http_begin/http_write/http_end (or http_respond) */
-#define MESH_ROUTE_LOCAL 2u  /* loopback clients only (UI pages); members get 403 */
+/* The body is not buffered: read it with http_read, answer with http_begin/http_write/http_end
+   (or http_respond). */
+#define MESH_ROUTE_STREAM 1u
+/* Loopback clients only (UI pages); members get 403. */
+#define MESH_ROUTE_LOCAL 2u
 
 /* ABI 1.1: one gossip event, borrowed for the duration of the handler call. */
 #define MESH_EVENT_EPHEMERAL 1u /* a live-only topic: never stored, seq is 0, no redelivery */

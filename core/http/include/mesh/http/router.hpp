@@ -133,7 +133,7 @@ class Router {
 
   struct Match {
     RouteOptions options;
-    Handler handler;        // exactly one of handler and stream is set
+    Handler handler;  // exactly one of handler and stream is set
     StreamHandler stream;
   };
   enum class Miss { not_found, method_not_allowed };

@@ -10,7 +10,6 @@
 // round by round; every (round, receiver) pair is one sample.
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -22,12 +21,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "harness.hpp"
+#include "trio.hpp"  // up_peers
 
 using namespace mesh::test;
+using namespace mesh::bench;
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
@@ -36,34 +37,9 @@ constexpr int kRounds = 30;
 constexpr auto kConverge = 60s;  // pairing until every node lists every other as up
 constexpr auto kRoundTimeout = 10s;
 
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-// Nearest-rank percentile.
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
-
 std::string json_text(const json::value& v, const char* key) {
   if (!v.is_object() || !v.as_object().contains(key) || !v.at(key).is_string()) return "";
   return std::string(v.at(key).as_string());
-}
-
-std::set<std::string> up_peers(const Node& n) {
-  auto p = n.mesh({"--json", "peers"});
-  std::set<std::string> out;
-  if (p.exit != 0) return out;
-  boost::system::error_code ec;
-  auto doc = json::parse(p.out, ec);
-  if (ec || !doc.is_array()) return out;
-  for (const auto& peer : doc.as_array()) {
-    if (peer.at("state").as_string() == "up") out.insert(std::string(peer.at("name").as_string()));
-  }
-  return out;
 }
 
 fs::path seen_log(const Node& n) {

@@ -15,30 +15,23 @@
 // (client: git and its helpers, from RUSAGE_CHILDREN; server: the daemon's process tree, from
 // /proc/<pid>/stat), which a busy shared machine disturbs less than wall time.
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "harness.hpp"
 
 using namespace mesh::test;
+using namespace mesh::bench;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
@@ -48,124 +41,10 @@ constexpr int kFiles = 500;  // 20 directories of 25
 constexpr int kClones = 3;   // per server
 // Bump when the generator changes, so a stale cache is not reused.
 constexpr const char* kCacheName = "repl-clone-src-v1";
+constexpr auto kGitTimeout = 600s;  // the 50 MB transfers
 
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-std::string chomp(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-std::vector<std::string> git_env(const fs::path& home) {
-  return {"HOME=" + home.string(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0"};
-}
-
-// The real git client with a private HOME; long timeout for the 50 MB transfers.
-Proc git(const fs::path& home, std::vector<std::string> args) {
-  args.insert(args.begin(), {"git", "-c", "protocol.version=2"});
-  return run(args, git_env(home), 600s);
-}
-
-long status_kib(int pid, const char* field) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::string(field).size()));
-  }
-  return -1;
-}
-
-// CPU time of pid and of the children it has reaped (utime+stime+cutime+cstime), in ms.
-double cpu_ms(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(f, line);
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream in(line.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 17 && in >> field; ++i) {
-    if (i >= 14) ticks += std::stod(field);
-  }
-  return ticks * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// CPU time of pid's whole process tree: itself, the children it reaped, and the descendants not
-// reaped yet (git daemon reaps its per-connection child only when the next connection comes;
-// a zombie's /proc entry still holds its times), in ms.
-double tree_cpu_ms(int pid) {
-  std::map<int, std::vector<int>> kids;
-  std::error_code ec;
-  for (auto it = fs::directory_iterator("/proc", ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream f(it->path() / "stat");
-    std::string line;
-    std::getline(f, line);
-    auto close = line.rfind(')');
-    if (close == std::string::npos || close + 4 >= line.size()) continue;
-    std::istringstream in(line.substr(close + 4));  // after ") S "
-    int ppid = 0;
-    if (in >> ppid) kids[ppid].push_back(std::stoi(name));
-  }
-  double total = 0;
-  std::vector<int> todo{pid};
-  while (!todo.empty()) {
-    int p = todo.back();
-    todo.pop_back();
-    total += cpu_ms(p);
-    for (int c : kids[p]) todo.push_back(c);
-  }
-  return total;
-}
-
-// CPU time of this process's reaped children (every git client run so far), in ms.
-double children_cpu_ms() {
-  rusage ru{};
-  ::getrusage(RUSAGE_CHILDREN, &ru);
-  auto ms = [](const timeval& t) { return t.tv_sec * 1000.0 + t.tv_usec / 1000.0; };
-  return ms(ru.ru_utime) + ms(ru.ru_stime);
-}
-
-// splitmix64: fast and the same everywhere, so the repo (and its oids) is the same every run.
-struct Rng {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-};
-
-// Runs `git fast-import` in git_dir with the generated stream on its stdin.
-bool fast_import(const fs::path& git_dir, const fs::path& home) {
-  int in[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) return false;
-  fs::path err_file = git_dir / "fast-import.err";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(err, 1);
-    ::dup2(err, 2);
-    ::setenv("HOME", home.c_str(), 1);
-    ::setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-    ::execlp("git", "git", "--git-dir", git_dir.c_str(), "fast-import", "--quiet",
-             static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ::close(in[0]);
-  FILE* out = ::fdopen(in[1], "w");
+// The generated history as a `git fast-import` stream.
+bool write_history(std::FILE* out) {
   Rng rng{42};
   std::string data;
   bool ok = true;
@@ -190,16 +69,7 @@ bool fast_import(const fs::path& git_dir, const fs::path& home) {
                  ts, ts, msg.size(), msg.c_str(), path, size);
     ok = std::fwrite(data.data(), 1, size, out) == size && std::fputc('\n', out) != EOF;
   }
-  ok = std::fclose(out) == 0 && ok;
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!ok || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::ifstream e(err_file);
-    std::fprintf(stderr, "git fast-import failed: %s\n",
-                 std::string((std::istreambuf_iterator<char>(e)), {}).c_str());
-    return false;
-  }
-  return true;
+  return ok;
 }
 
 // The generated source repo, from the cache or made now (built aside, then renamed in).
@@ -214,8 +84,10 @@ bool source_repo(const fs::path& home, fs::path& out, double& made_ms) {
   fs::path tmp = cache / (std::string(kCacheName) + ".tmp-" + std::to_string(::getpid()));
   fs::remove_all(tmp, ec);
   auto t0 = Clock::now();
-  if (git(home, {"init", "-q", "--bare", tmp.string()}).exit != 0 || !fast_import(tmp, home) ||
-      git(home, {"--git-dir", tmp.string(), "symbolic-ref", "HEAD", "refs/heads/main"}).exit != 0) {
+  if (git(home, {"init", "-q", "--bare", tmp.string()}, kGitTimeout).exit != 0 ||
+      !fast_import(tmp, home, write_history) ||
+      git(home, {"--git-dir", tmp.string(), "symbolic-ref", "HEAD", "refs/heads/main"}, kGitTimeout)
+              .exit != 0) {
     fs::remove_all(tmp, ec);
     return false;
   }
@@ -240,75 +112,6 @@ std::uintmax_t pack_bytes(const fs::path& git_dir) {
   return total;
 }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// `git daemon` serving base over git:// on 127.0.0.1, with the bench's private HOME.
-class GitDaemon {
- public:
-  bool start(const fs::path& base, const fs::path& home) {
-    for (int attempt = 0; attempt < 3; ++attempt) {  // a free port can be taken meanwhile
-      port_ = free_port();
-      std::string port_arg = "--port=" + std::to_string(port_);
-      std::string base_arg = "--base-path=" + base.string();
-      pid_ = ::fork();
-      if (pid_ == 0) {
-        int null = ::open("/dev/null", O_RDWR);
-        ::dup2(null, 0);
-        ::dup2(null, 1);
-        ::dup2(null, 2);
-        ::setenv("HOME", home.c_str(), 1);
-        ::setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-        ::execlp("git", "git", "daemon", "--reuseaddr", "--listen=127.0.0.1", port_arg.c_str(),
-                 base_arg.c_str(), "--export-all", static_cast<char*>(nullptr));
-        _exit(127);
-      }
-      for (int i = 0; i < 2000 && process_alive(pid_); ++i) {
-        if (port_open(port_)) return true;
-        std::this_thread::sleep_for(5ms);
-      }
-      stop();
-    }
-    return false;
-  }
-  void stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
-  }
-  ~GitDaemon() { stop(); }
-  std::string url(const std::string& repo) const {
-    return "git://127.0.0.1:" + std::to_string(port_) + "/" + repo + ".git";
-  }
-  int pid() const { return pid_; }
-
- private:
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
-
 }  // namespace
 
 int main() {
@@ -319,7 +122,8 @@ int main() {
   fs::path src;
   double made_ms = 0;
   if (!source_repo(home, src, made_ms)) return 1;
-  const std::string tip = chomp(git(home, {"--git-dir", src.string(), "rev-parse", "main"}).out);
+  const std::string tip =
+      chomp(git(home, {"--git-dir", src.string(), "rev-parse", "main"}, kGitTimeout).out);
   if (made_ms > 0) {
     std::printf("  generated %s (%d commits, %.1f MB packed) in %.1f s\n", src.c_str(), kCommits,
                 static_cast<double>(pack_bytes(src)) / 1e6, made_ms / 1000.0);
@@ -340,11 +144,12 @@ int main() {
       "http.https://localhost:" + std::to_string(node.port()) + ".sslVerify=false";
   const std::string mesh_url = node.https_url("/big.git");
   auto t0 = Clock::now();
-  auto push = git(home, {"-c", ssl, "--git-dir", src.string(), "push", "-q", mesh_url, "main"});
+  auto push = git(home, {"-c", ssl, "--git-dir", src.string(), "push", "-q", mesh_url, "main"},
+                  kGitTimeout);
   double push_ms = ms_between(t0, Clock::now());
   fs::path mirror = node.root() / "repos" / "big.git";
-  const std::string served =
-      chomp(git(home, {"--git-dir", mirror.string(), "rev-parse", "refs/heads/main"}).out);
+  const std::string served = chomp(
+      git(home, {"--git-dir", mirror.string(), "rev-parse", "refs/heads/main"}, kGitTimeout).out);
   if (push.exit != 0 || served != tip) {
     std::fprintf(stderr, "push to the node failed (mirror has '%s', want %s): %s\n", served.c_str(),
                  tip.c_str(), push.err.c_str());
@@ -385,12 +190,14 @@ int main() {
       fs::path target = dir.path() / "clone.git";
       double client0 = children_cpu_ms(), server0 = tree_cpu_ms(sv.pid);
       auto c0 = Clock::now();
-      auto clone = git(home, {"-c", ssl, "clone", "-q", "--bare", sv.url, target.string()});
+      auto clone =
+          git(home, {"-c", ssl, "clone", "-q", "--bare", sv.url, target.string()}, kGitTimeout);
       double ms = ms_between(c0, Clock::now());
       std::this_thread::sleep_for(100ms);  // let the server's processes exit
       double server = tree_cpu_ms(sv.pid) - server0;
       double cpu = children_cpu_ms() - client0 + server;
-      std::string got = chomp(git(home, {"--git-dir", target.string(), "rev-parse", "main"}).out);
+      std::string got =
+          chomp(git(home, {"--git-dir", target.string(), "rev-parse", "main"}, kGitTimeout).out);
       if (clone.exit != 0 || got != tip) {
         std::fprintf(stderr, "clone from %s failed (got '%s'): %s\n", sv.url.c_str(), got.c_str(),
                      clone.err.c_str());

@@ -14,10 +14,6 @@
 // local bare repo, then `git fetch` of it over git:// from `git daemon` into a clone. Rounds
 // alternate which side runs first, so load from elsewhere hits both alike.
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,12 +25,13 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "harness.hpp"
 #include "trio.hpp"
 
 using namespace mesh::test;
+using namespace mesh::bench;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
@@ -42,23 +39,6 @@ namespace {
 constexpr int kRounds = 20;
 constexpr auto kArrival = 30s;  // per round; generous: a miss means replication is broken
 constexpr const char* kRepo = "app";
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-// Nearest-rank percentile.
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999999);
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
-
-std::string chomp(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
 
 // The oid a ref has in a bare repo, read from its files (loose ref, else packed-refs); "" if none.
 std::string read_ref(const fs::path& git_dir, const std::string& ref) {
@@ -76,99 +56,6 @@ std::string read_ref(const fs::path& git_dir, const std::string& ref) {
       return line.substr(0, 40);
   }
   return "";
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// `git daemon` serving base over git:// on 127.0.0.1, with the bench's private HOME.
-class GitDaemon {
- public:
-  bool start(const fs::path& base, const fs::path& home) {
-    for (int attempt = 0; attempt < 3; ++attempt) {  // a free port can be taken meanwhile
-      port_ = free_port();
-      std::string port_arg = "--port=" + std::to_string(port_);
-      std::string base_arg = "--base-path=" + base.string();
-      std::string home_env = "HOME=" + home.string();
-      pid_ = ::fork();
-      if (pid_ == 0) {
-        int null = ::open("/dev/null", O_RDWR);
-        ::dup2(null, 0);
-        ::dup2(null, 1);
-        ::dup2(null, 2);
-        ::putenv(const_cast<char*>(home_env.c_str()));
-        ::setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-        ::execlp("git", "git", "daemon", "--reuseaddr", "--listen=127.0.0.1", port_arg.c_str(),
-                 base_arg.c_str(), "--export-all", static_cast<char*>(nullptr));
-        _exit(127);
-      }
-      for (int i = 0; i < 2000 && process_alive(pid_); ++i) {
-        if (port_open(port_)) return true;
-        std::this_thread::sleep_for(5ms);
-      }
-      stop();
-    }
-    return false;
-  }
-  void stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
-  }
-  ~GitDaemon() { stop(); }
-  std::string url(const std::string& repo) const {
-    return "git://127.0.0.1:" + std::to_string(port_) + "/" + repo + ".git";
-  }
-
- private:
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
-
-// Starts the trio, pairs A-B and B-C (the real invite/join) and waits until all are up.
-bool start_and_pair(Trio& t) {
-  for (Node* n : t.all()) {
-    auto p = n->start();
-    if (p.exit != 0) {
-      std::fprintf(stderr, "%s: start failed: %s\n", n->name().c_str(), p.err.c_str());
-      return false;
-    }
-  }
-  if (t.b.mesh({"join", invite(t.a)}).exit != 0 || t.c.mesh({"join", invite(t.b)}).exit != 0) {
-    std::fprintf(stderr, "pairing failed\n");
-    return false;
-  }
-  bool up = eventually(
-      [&] {
-        return up_peers(t.a) == std::set<std::string>{"bob", "carol"} &&
-               up_peers(t.b) == std::set<std::string>{"alice", "carol"} &&
-               up_peers(t.c) == std::set<std::string>{"alice", "bob"};
-      },
-      60s);
-  if (!up) std::fprintf(stderr, "the trio never saw everyone up\n");
-  return up;
 }
 
 // A commit adding one small file; "" if git failed.

@@ -17,29 +17,22 @@
 // all processes (client: git and its helpers, and for file:// receive-pack too, from
 // RUSAGE_CHILDREN; mesh: the daemon's process tree, from /proc/<pid>/stat), which a
 // busy shared machine disturbs less than wall time.
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "harness.hpp"
 #include "trio.hpp"
 
 using namespace mesh::test;
+using namespace mesh::bench;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 namespace {
@@ -48,111 +41,8 @@ constexpr int kBranches = 5;  // = samples per side
 constexpr int kCommitsPerBranch = 200;
 constexpr std::size_t kFileBytes = 16 * 1024;
 
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-std::string chomp(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-// The real git client with a private HOME.
-Proc git(const fs::path& home, std::vector<std::string> args) {
-  args.insert(args.begin(), {"git", "-c", "protocol.version=2"});
-  return run(args, {"HOME=" + home.string(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0"},
-             300s);
-}
-
-// CPU time of pid and of the children it has reaped (utime+stime+cutime+cstime), in ms.
-double cpu_ms(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(f, line);
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream in(line.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 17 && in >> field; ++i) {
-    if (i >= 14) ticks += std::stod(field);
-  }
-  return ticks * 1000.0 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// CPU time of pid's whole process tree: itself, the children it reaped, and the descendants not
-// reaped yet (git daemon reaps its per-connection child only when the next connection comes;
-// a zombie's /proc entry still holds its times), in ms.
-double tree_cpu_ms(int pid) {
-  std::map<int, std::vector<int>> kids;
-  std::error_code ec;
-  for (auto it = fs::directory_iterator("/proc", ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream f(it->path() / "stat");
-    std::string line;
-    std::getline(f, line);
-    auto close = line.rfind(')');
-    if (close == std::string::npos || close + 4 >= line.size()) continue;
-    std::istringstream in(line.substr(close + 4));  // after ") S "
-    int ppid = 0;
-    if (in >> ppid) kids[ppid].push_back(std::stoi(name));
-  }
-  double total = 0;
-  std::vector<int> todo{pid};
-  while (!todo.empty()) {
-    int p = todo.back();
-    todo.pop_back();
-    total += cpu_ms(p);
-    for (int c : kids[p]) todo.push_back(c);
-  }
-  return total;
-}
-
-// CPU time of this process's reaped children (every git client run so far), in ms.
-double children_cpu_ms() {
-  rusage ru{};
-  ::getrusage(RUSAGE_CHILDREN, &ru);
-  auto ms = [](const timeval& t) { return t.tv_sec * 1000.0 + t.tv_usec / 1000.0; };
-  return ms(ru.ru_utime) + ms(ru.ru_stime);
-}
-
-// splitmix64: the same repo (and oids) every run.
-struct Rng {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-};
-
-// Feeds the generated history to `git fast-import` in git_dir.
-bool fast_import(const fs::path& git_dir, const fs::path& home) {
-  int in[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) return false;
-  fs::path err_file = git_dir / "fast-import.err";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(in[0], 0);
-    int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(err, 1);
-    ::dup2(err, 2);
-    ::setenv("HOME", home.c_str(), 1);
-    ::setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-    ::execlp("git", "git", "--git-dir", git_dir.c_str(), "fast-import", "--quiet",
-             static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ::close(in[0]);
-  FILE* out = ::fdopen(in[1], "w");
+// The generated history as a `git fast-import` stream.
+bool write_history(std::FILE* out) {
   long ts = 1'700'000'000L;
   auto header = [&](const std::string& ref, const std::string& msg) {
     ++ts;
@@ -179,40 +69,7 @@ bool fast_import(const fs::path& git_dir, const fs::path& home) {
            std::fputc('\n', out) != EOF;
     }
   }
-  ok = std::fclose(out) == 0 && ok;
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!ok || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::ifstream e(err_file);
-    std::fprintf(stderr, "git fast-import failed: %s\n",
-                 std::string((std::istreambuf_iterator<char>(e)), {}).c_str());
-    return false;
-  }
-  return true;
-}
-
-// Starts the trio, pairs A-B and B-C (the real invite/join) and waits until all are up.
-bool start_and_pair(Trio& t) {
-  for (Node* n : t.all()) {
-    auto p = n->start();
-    if (p.exit != 0) {
-      std::fprintf(stderr, "%s: start failed: %s\n", n->name().c_str(), p.err.c_str());
-      return false;
-    }
-  }
-  if (t.b.mesh({"join", invite(t.a)}).exit != 0 || t.c.mesh({"join", invite(t.b)}).exit != 0) {
-    std::fprintf(stderr, "pairing failed\n");
-    return false;
-  }
-  bool up = eventually(
-      [&] {
-        return up_peers(t.a) == std::set<std::string>{"bob", "carol"} &&
-               up_peers(t.b) == std::set<std::string>{"alice", "carol"} &&
-               up_peers(t.c) == std::set<std::string>{"alice", "bob"};
-      },
-      60s);
-  if (!up) std::fprintf(stderr, "the trio never saw everyone up\n");
-  return up;
+  return ok;
 }
 
 struct Target {
@@ -303,7 +160,8 @@ int main() {
   fs::create_directories(home);
   fs::path src = dir.path() / "src.git";
   auto g0 = Clock::now();
-  if (git(home, {"init", "-q", "--bare", src.string()}).exit != 0 || !fast_import(src, home)) {
+  if (git(home, {"init", "-q", "--bare", src.string()}).exit != 0 ||
+      !fast_import(src, home, write_history)) {
     return 1;
   }
   std::printf("  generated the source repo (%d branches of %d commits) in %.1f s\n", kBranches,

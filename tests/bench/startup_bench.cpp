@@ -1,63 +1,19 @@
 // Daemon start-to-ready time and idle RSS (test plugin loaded), each printed next to a
 // baseline measured in the same run: `git daemon` started the same way on the same machine.
 // Figures only: nothing here asserts a time.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <thread>
 
+#include "bench_util.hpp"
 #include "harness.hpp"
 
 using namespace mesh::test;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-long rss_kib(int pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  ::close(fd);
-  return ok;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-}  // namespace
+using namespace mesh::bench;
 
 int main() {
   constexpr int kRuns = 7;
@@ -75,10 +31,10 @@ int main() {
       std::fprintf(stderr, "mesh start failed: %s\n", p.err.c_str());
       return 1;
     }
-    mesh_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    mesh_ms.push_back(ms_between(t0, t1));
     if (i == kRuns - 1) {
       std::this_thread::sleep_for(std::chrono::seconds(2));  // settle: idle
-      mesh_rss = rss_kib(node.pid());
+      mesh_rss = status_kib(node.pid(), "VmRSS:");
     }
     node.stop();
   }
@@ -98,10 +54,10 @@ int main() {
     }
     while (!port_open(port)) std::this_thread::sleep_for(std::chrono::microseconds(500));
     auto t1 = Clock::now();
-    git_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    git_ms.push_back(ms_between(t0, t1));
     if (i == kRuns - 1) {
       std::this_thread::sleep_for(std::chrono::seconds(2));
-      git_rss = rss_kib(pid);
+      git_rss = status_kib(pid, "VmRSS:");
     }
     ::kill(pid, SIGTERM);
     ::waitpid(pid, nullptr, 0);

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "git_process.hpp"
+#include "mirror_init.hpp"
 #include "pkt_line.hpp"
 
 namespace mesh::repl {
@@ -35,7 +36,7 @@ namespace {
 
 constexpr std::size_t kIoBuf = 64 * 1024;
 constexpr std::size_t kMaxGitProtocol = 256;
-constexpr std::string_view kTmpPrefix = ".mesh-init-";
+constexpr std::string_view kTmpPrefix = kMirrorTmpPrefix;
 // The empty repository that advertises for a receive-pack to a repo that does not exist yet.
 // Its name is no valid repo name, so it is never served or listed as a mirror.
 constexpr std::string_view kEmptyRepo = ".mesh-empty.git";
@@ -552,7 +553,6 @@ bool valid_git_protocol(std::string_view value) {
 struct GitService::State {
   std::string git_path;  // resolved; empty if not found
   std::string path_env;
-  std::atomic<std::uint64_t> tmp_counter{0};
 
   std::mutex mu;
   std::condition_variable slot_free;
@@ -881,49 +881,16 @@ void Exchange::run() {
 }
 
 bool Exchange::ensure_mirror(const std::string& dir, std::string* err) {
-  std::error_code ec;
-  if (fs::is_directory(dir, ec)) return true;
-  fs::create_directories(opt_.repos_dir, ec);
-  // Built under a name nobody serves, then renamed into place: another creator racing us
-  // either wins the rename (we drop ours) or loses it, and a failure leaves nothing behind.
-  fs::path tmp =
-      opt_.repos_dir / (std::string(kTmpPrefix) + std::to_string(::getpid()) + "-" +
-                        std::to_string(st_.tmp_counter.fetch_add(1)) + "-" + req_.path.repo);
-  auto cleanup = [&] {
-    std::error_code rm;
-    fs::remove_all(tmp, rm);
-  };
-  git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-  init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT | GIT_REPOSITORY_INIT_MKDIR;
-  init.initial_head = "main";
-  git_repository* raw = nullptr;
-  if (git_repository_init_ext(&raw, tmp.c_str(), &init) != 0) {
-    *err = git2_error("init " + req_.path.repo);
-    cleanup();
-    return false;
+  switch (init_mirror(dir, err)) {
+    case MirrorInit::created:
+      result_.created = true;
+      return true;
+    case MirrorInit::existed:
+      return true;
+    case MirrorInit::failed:
+      break;
   }
-  RepoPtr repo(raw);
-  git_config* cfg_raw = nullptr;
-  bool ok = git_config_open_ondisk(&cfg_raw, (tmp / "config").c_str()) == 0;
-  ConfigPtr cfg(cfg_raw);
-  ok = ok && git_config_set_bool(cfg.get(), "receive.fsckObjects", 1) == 0 &&
-       git_config_set_bool(cfg.get(), "transfer.fsckObjects", 1) == 0;
-  cfg.reset();
-  repo.reset();
-  if (!ok) {
-    *err = git2_error("configure " + req_.path.repo);
-    cleanup();
-    return false;
-  }
-  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
-    int e = errno;
-    cleanup();
-    if ((e == EEXIST || e == ENOTEMPTY) && fs::is_directory(dir, ec)) return true;  // lost a race
-    *err = "create " + dir + ": " + std::generic_category().message(e);
-    return false;
-  }
-  result_.created = true;
-  return true;
+  return false;
 }
 
 std::vector<std::string> Exchange::child_env() const {

@@ -9,6 +9,7 @@
 #include <random>
 #include <system_error>
 
+#include "mirror_init.hpp"
 #include "names.hpp"
 
 namespace mesh::repl {
@@ -203,42 +204,8 @@ bool Mirrors::exists(const std::string& repo) const {
 
 std::string Mirrors::ensure(const std::string& repo) const {
   if (!valid_repo_name(repo)) return "invalid repo name";
-  if (exists(repo)) return {};
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return "cannot create " + dir_.string() + ": " + ec.message();
-  // Built aside and renamed into place, so nobody ever sees a half-made mirror.
-  static std::atomic<unsigned> counter{0};
-  fs::path tmp = dir_ / (".new-" + repo + "-" + std::to_string(::getpid()) + "-" +
-                         std::to_string(counter.fetch_add(1)));
-  {
-    Repo r;
-    if (git_repository_init(r.out(), tmp.c_str(), 1) != 0) {
-      std::string e = last_error("git init " + repo);
-      fs::remove_all(tmp, ec);
-      return e;
-    }
-    Config cfg;
-    if (git_repository_config(cfg.out(), r.get()) != 0 ||
-        git_config_set_bool(cfg.get(), "receive.fsckObjects", 1) != 0 ||
-        git_config_set_bool(cfg.get(), "transfer.fsckObjects", 1) != 0 ||
-        git_config_set_bool(cfg.get(), "fetch.fsckObjects", 1) != 0 ||
-        // A reflog for every ref: no ref ever moves without a record.
-        git_config_set_string(cfg.get(), "core.logAllRefUpdates", "always") != 0 ||
-        git_config_set_bool(cfg.get(), "receive.denyNonFastForwards", 0) != 0) {
-      std::string e = last_error("configuring " + repo);
-      fs::remove_all(tmp, ec);
-      return e;
-    }
-  }
-  fs::rename(tmp, path_of(repo), ec);
-  if (ec) {
-    fs::remove_all(tmp, ec);
-    // Lost a race with another creator: theirs is as good as ours.
-    if (exists(repo)) return {};
-    return "cannot create the mirror " + repo;
-  }
-  return {};
+  std::string err;
+  return init_mirror(path_of(repo), &err) == MirrorInit::failed ? err : std::string();
 }
 
 std::map<std::string, std::string> Mirrors::refs(const std::string& repo, std::string* err) const {

@@ -499,6 +499,11 @@ TEST_F(GitServiceTest, FirstPushCreatesMirrorThenSecondPushMovesRef) {
                        " --get receive.fsckObjects")
                         .out;
   EXPECT_EQ(trimmed(cfg), "true");
+  // The same settings as a mirror made by a refs event (mirror_init.cpp): reflogs for all refs.
+  cfg = sh("git config --file " + quote((repos_ / "app.git" / "config").string()) +
+           " --get core.logAllRefUpdates")
+            .out;
+  EXPECT_EQ(trimmed(cfg), "always");
   ASSERT_EQ(r.updates.size(), 1u);
   EXPECT_EQ(r.updates[0], (RefUpdate{"refs/heads/main", kZero, c1}));
   EXPECT_EQ(mirror_refs("app")["refs/heads/main"], c1);

@@ -73,6 +73,7 @@ TEST_F(MirrorTest, EnsureCreatesAConfiguredBareMirrorOnce) {
   auto dir = mirrors_->path_of("app").string();
   EXPECT_EQ(sh("git --git-dir=" + dir + " config receive.fsckObjects"), "true");
   EXPECT_EQ(sh("git --git-dir=" + dir + " config transfer.fsckObjects"), "true");
+  EXPECT_EQ(sh("git --git-dir=" + dir + " config core.logAllRefUpdates"), "always");
   EXPECT_NE(mirrors_->ensure("../x"), "");
   EXPECT_FALSE(fs::exists(base_ / "x.git"));
   EXPECT_TRUE(mirrors_->refs("app").empty());

@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "http_test_util.hpp"
 #include "mesh/http/server.hpp"
 #include "mesh/identity/identity.hpp"
 
@@ -26,70 +27,14 @@ extern char** environ;
 
 using namespace mesh;
 using namespace mesh::http;
+using mesh::test::curl;
+using mesh::test::CurlResult;
+using mesh::test::run;
+using mesh::test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Exec {
-  int exit = -1;
-  std::string out;
-};
-
-// Runs argv (no shell) and returns its exit status and stdout.
-Exec run(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  int fds[2];
-  if (::pipe(fds) != 0) return {};
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_addclose(&fa, fds[0]);
-  posix_spawn_file_actions_addclose(&fa, fds[1]);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(fds[1]);
-  Exec result;
-  if (rc != 0) {
-    ::close(fds[0]);
-    return result;
-  }
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) result.out.append(buf, n);
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  result.exit = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
-
-struct CurlResult {
-  int exit = -1;
-  int status = 0;  // 0 when no HTTP response arrived
-  std::string body;
-};
-
-CurlResult curl(std::vector<std::string> args) {
-  std::vector<std::string> argv = {"curl",       "-s", "--noproxy", "*",
-                                   "--max-time", "30", "-w",        "\n%{http_code}"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto e = run(argv);
-  CurlResult r;
-  r.exit = e.exit;
-  auto nl = e.out.rfind('\n');
-  if (nl == std::string::npos) return r;
-  r.body = e.out.substr(0, nl);
-  r.status = std::atoi(e.out.c_str() + nl + 1);
-  return r;
-}
-
-void write_file(const fs::path& p, std::string_view data) {
-  std::ofstream f(p, std::ios::binary);
-  f << data;
-}
 
 // A raw client socket with a receive timeout, so a server that fails to disconnect makes the
 // test fail instead of hang.

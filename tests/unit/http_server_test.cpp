@@ -35,7 +35,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 // A raw client socket with a receive timeout, so a server that fails to disconnect makes the
 // test fail instead of hang.
 class RawClient {

@@ -44,7 +44,6 @@ namespace {
 
 constexpr auto kWait = 30s;  // a hang bound, not a timing assertion
 
-
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   std::ostringstream s;

@@ -257,3 +257,21 @@ TEST(Replication, ANodeThatJoinsLaterGetsEveryRepo) {
   EXPECT_TRUE(eventually(
       [&] { return refs_of(t.a, "late") == want2 && refs_of(t.b, "late") == want2; }, kReplicate));
 }
+
+// Anti-entropy without events: a ref deleted by hand in B's mirror (no refs event says so) is
+// noticed through the digests and restored from the members, with no command run.
+TEST(Replication, DriftInAMirrorIsRepairedFromTheDigests) {
+  Trio t("repl-drift");
+  t.start_and_pair();
+  auto work = t.make_repo("drift", 2);
+  ASSERT_EQ(t.git_to(t.a, {"push", "-q", Trio::https(t.a, "drift"), "main"}, work).exit, 0);
+  std::map<std::string, std::string> want{{"refs/heads/main", t.rev(work, "HEAD")}};
+  ASSERT_TRUE(eventually([&] { return same_refs_everywhere(t, "drift", want); }, kReplicate));
+
+  auto p = t.git({"--git-dir", (t.b.root() / "repos" / "drift.git").string(), "update-ref", "-d",
+                  "refs/heads/main"});
+  ASSERT_EQ(p.exit, 0) << p.err;
+  ASSERT_TRUE(refs_of(t.b, "drift").empty());
+  // Digests are recomputed at least once a minute, then two mismatching ticks queue a sync.
+  EXPECT_TRUE(eventually([&] { return refs_of(t.b, "drift") == want; }, 150s));
+}

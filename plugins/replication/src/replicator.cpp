@@ -428,15 +428,19 @@ bool Replicator::tombstoned(const std::string& repo, const std::string& ref) {
 // ---- anti-entropy ----
 
 void Replicator::anti_entropy() {
-  std::map<std::string, std::string> mine;
-  for (const auto& r : mirrors_.list()) mine[r] = Mirrors::digest(mirrors_.refs(r));
+  // Our digests are refreshed on every change we make; once a minute (12 ticks of 5 s) they are
+  // recomputed anyway, so a mirror changed behind our back (e.g. a ref deleted by hand) is
+  // noticed and repaired from the members.
+  if (++ticks_ % 12 == 0) refresh_heartbeat();
   auto peers = services_.peers();
   std::lock_guard lock(mu_);
+  const auto& mine = digests_;
   for (const auto& p : peers) {
     if (!p.up || !p.has_digests) continue;
     for (const auto& [repo, theirs] : p.digests) {
       if (!valid_repo_name(repo)) continue;
-      const std::string ours = mine.count(repo) ? mine[repo] : "";
+      auto it = mine.find(repo);
+      const std::string ours = it != mine.end() ? it->second : "";
       const auto key = std::make_pair(p.id, repo);
       if (theirs == ours || theirs.empty()) {
         mismatches_.erase(key);
@@ -498,11 +502,12 @@ std::size_t Replicator::sync_now(const std::string& repo) {
 // ---- state ----
 
 void Replicator::refresh_heartbeat() {
+  std::map<std::string, std::string> all;
+  for (const auto& r : mirrors_.list()) all[r] = Mirrors::digest(mirrors_.refs(r));
   json::object repos;
   bool truncated = false;
   std::size_t size = 32;
-  for (const auto& r : mirrors_.list()) {
-    std::string d = Mirrors::digest(mirrors_.refs(r));
+  for (const auto& [r, d] : all) {
     size += r.size() + d.size() + 6;
     if (size > kMaxHeartbeat - 64) {
       truncated = true;  // peers then rely on refs events and `mesh sync`
@@ -513,6 +518,8 @@ void Replicator::refresh_heartbeat() {
   json::object beat{{"repos", std::move(repos)}};
   if (truncated) beat["truncated"] = true;
   services_.set_heartbeat(json::serialize(beat));
+  std::lock_guard lock(mu_);
+  digests_ = std::move(all);
 }
 
 void Replicator::save_locked() {

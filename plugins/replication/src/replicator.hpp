@@ -119,6 +119,11 @@ class Replicator {
   std::atomic<bool> stopping_{false};  // also read by wait_replicated() under ack_mu_
   std::thread worker_;
 
+  // Our digests as last computed by refresh_heartbeat(), which runs after every ref change this
+  // plugin makes or sees (pushes, applied events, syncs): anti-entropy compares against these
+  // instead of reopening every mirror every tick.
+  std::map<std::string, std::string> digests_;
+  unsigned ticks_ = 0;  // anti_entropy() calls (the plugin's timer: one at a time)
   // Anti-entropy bookkeeping: (peer, repo) -> consecutive mismatches; and the last
   // (their digest, our digest) pair a sync found nothing new for.
   std::map<std::pair<std::string, std::string>, int> mismatches_;

@@ -315,6 +315,7 @@ class CapSniffer {
             return;
           }
           need_ = *len - 4;
+          commands_ = true;
         }
         continue;
       }
@@ -326,6 +327,8 @@ class CapSniffer {
   }
   // 0: none, 1: side-band (1000-byte packets), 2: side-band-64k.
   int sideband() const { return sideband_; }
+  // The request carried at least one ref command (a probe or an empty push carries none).
+  bool commands() const { return commands_; }
 
  private:
   void finish() {
@@ -354,6 +357,7 @@ class CapSniffer {
   std::string header_, line_;
   std::size_t need_ = 0;
   bool done_ = false;
+  bool commands_ = false;
   int sideband_ = 0;
 };
 
@@ -645,6 +649,7 @@ struct RunOutcome {
   std::string stderr_tail;
   std::string held;  // the trailing bytes held back, not yet written
   int sideband = 0;
+  bool commands = false;  // receive-pack: the client sent ref commands
   std::uint64_t bytes_in = 0, bytes_out = 0;
 };
 
@@ -1059,6 +1064,7 @@ RunOutcome Exchange::run_git(bool advertise, Slot& slot) {
   out.pump_failure = pump.failure;
   if (pump.failure == PumpFailure::client_gone) out.client_gone = true;
   out.sideband = pump.sniffer.sideband();
+  out.commands = pump.sniffer.commands();
   out.bytes_in = pump.bytes;
   out.exited_ok =
       eof && !out.timed_out && pump.failure == PumpFailure::none && out.wait_status == 0;
@@ -1125,7 +1131,13 @@ void Exchange::finish(const RunOutcome& out, const AfterReceive* hook) {
   }
   reply_.write(out.held);
   reply_.end(true);
-  if (out.exited_ok) {
+  if (out.exited_ok && out.commands && result_.updates.empty()) {
+    // receive-pack exits 0 when it refuses every command (fsck failure, deleting the current
+    // branch...): the client got the reasons in its report; the log must not say "ok".
+    result_.refused = true;
+    log("refused: the push changed no ref (" + std::to_string(out.bytes_in) + " bytes in" +
+        (git_said.empty() ? "" : "; git said: " + git_said) + ")");
+  } else if (out.exited_ok) {
     log("ok, " + std::to_string(out.bytes_in) + " bytes in, " + std::to_string(out.bytes_out) +
         " out" + updates_note + (result_.created ? " (created)" : ""));
   } else {

@@ -91,7 +91,10 @@ struct ServeResult {
   // Computed from snapshots of all refs, so it is right even when git failed midway.
   std::vector<RefUpdate> updates;
   bool created = false;  // this request created the mirror
-  std::string log;       // one line for the daemon's log
+  // receive-pack: ref commands arrived, git exited normally, and no ref changed (git refused
+  // them all; the client's report says why).
+  bool refused = false;
+  std::string log;  // one line for the daemon's log
 };
 
 class GitService {

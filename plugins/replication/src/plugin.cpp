@@ -284,7 +284,7 @@ class Replication final : public sdk::Plugin, public Services {
     };
     ServeResult r = git_->serve(g, io);
     if (!r.log.empty()) {
-      Plugin::log(r.status >= 500 ? sdk::Level::warn : sdk::Level::info,
+      Plugin::log(r.status >= 500 || r.refused ? sdk::Level::warn : sdk::Level::info,
                   "git " + repo + ": " + r.log);
     }
     // A push whose client did not ask for a sideband still replicates.

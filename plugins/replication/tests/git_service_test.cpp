@@ -333,6 +333,7 @@ class GitServiceTest : public ::testing::Test {
     std::string report = channel(pkts(io.out), '\1');
     EXPECT_NE(report.find("unpack ok"), std::string::npos) << report;
     EXPECT_NE(report.find("ok refs/heads/main"), std::string::npos) << report;
+    EXPECT_FALSE(r.refused) << r.log;
     if (io_out) {
       io_out->out = io.out;
       io_out->chunks = io.chunks;
@@ -667,6 +668,10 @@ TEST_F(GitServiceTest, FsckRejectsMalformedObjects) {
   EXPECT_TRUE(r.updates.empty());
   EXPECT_EQ(channel(pkts(io.out), '\1').find("unpack ok"), std::string::npos) << io.out;
   EXPECT_EQ(mirror_refs("app")["refs/heads/main"], c1);
+  // git exits 0 after refusing; the log line must say so, not "ok".
+  EXPECT_TRUE(r.refused);
+  EXPECT_TRUE(r.log.find("refused") != std::string::npos && r.log.find(": ok") == std::string::npos)
+      << r.log;
 }
 
 TEST_F(GitServiceTest, ProcessCapGives503) {

@@ -275,3 +275,49 @@ TEST(Replication, DriftInAMirrorIsRepairedFromTheDigests) {
   // Digests are recomputed at least once a minute, then two mismatching ticks queue a sync.
   EXPECT_TRUE(eventually([&] { return refs_of(t.b, "drift") == want; }, 150s));
 }
+
+// A deletion is not undone by anti-entropy from a member that still has the ref (restored from
+// a backup, say), also after every node restarted; new work under the same name replicates.
+TEST(Replication, ADeletedRefStaysDeletedAcrossRestartsAndSyncs) {
+  Trio t("repl-tomb");
+  t.start_and_pair();
+  auto work = t.make_repo("tomb", 2);
+  const std::string url = Trio::https(t.a, "tomb");
+  ASSERT_EQ(t.git({"branch", "feature"}, work).exit, 0);
+  ASSERT_EQ(t.git_to(t.a, {"push", "-q", url, "main", "feature"}, work).exit, 0);
+  const std::string tip = t.rev(work, "feature");
+  std::map<std::string, std::string> want{{"refs/heads/main", t.rev(work, "main")},
+                                          {"refs/heads/feature", tip}};
+  ASSERT_TRUE(eventually([&] { return same_refs_everywhere(t, "tomb", want); }, kReplicate));
+  ASSERT_EQ(t.git_to(t.a, {"push", "-q", url, ":feature"}, work).exit, 0);
+  want.erase("refs/heads/feature");
+  ASSERT_TRUE(eventually([&] { return same_refs_everywhere(t, "tomb", want); }, kReplicate));
+
+  // All restart (nothing held in memory survives); meanwhile C's mirror gets the deleted ref
+  // back, plus a branch nobody else has, whose arrival shows that a sync with C ran.
+  for (Node* n : t.all()) ASSERT_EQ(n->stop().exit, 0);
+  const std::string c_mirror = (t.c.root() / "repos" / "tomb.git").string();
+  ASSERT_EQ(t.git({"--git-dir", c_mirror, "update-ref", "refs/heads/feature", tip}).exit, 0);
+  ASSERT_EQ(
+      t.git({"--git-dir", c_mirror, "update-ref", "refs/heads/marker", want.begin()->second}).exit,
+      0);
+  for (Node* n : t.all()) ASSERT_EQ(n->restart().exit, 0);
+  ASSERT_TRUE(
+      eventually([&] { return up_peers(t.a).size() == 2 && up_peers(t.b).size() == 2; }, 45s));
+  ASSERT_EQ(t.a.mesh({"sync", "tomb"}).exit, 0);
+  ASSERT_EQ(t.b.mesh({"sync", "tomb"}).exit, 0);
+  for (Node* n : {&t.a, &t.b}) {
+    EXPECT_TRUE(
+        eventually([&] { return refs_of(*n, "tomb").count("refs/heads/marker") == 1; }, kReplicate))
+        << n->name();
+    EXPECT_EQ(refs_of(*n, "tomb").count("refs/heads/feature"), 0u) << n->name() << ": resurrected";
+  }
+
+  // New work on the deleted branch is not held back by its tombstone.
+  ASSERT_EQ(t.git({"checkout", "-q", "feature"}, work).exit, 0);
+  const std::string fresh = t.commit(work, "feature again");
+  ASSERT_EQ(t.git_to(t.b, {"push", "-q", Trio::https(t.b, "tomb"), "feature"}, work).exit, 0);
+  want["refs/heads/feature"] = fresh;
+  want["refs/heads/marker"] = want["refs/heads/main"];
+  EXPECT_TRUE(eventually([&] { return same_refs_everywhere(t, "tomb", want); }, kReplicate));
+}

@@ -71,4 +71,12 @@ std::optional<ParsedGitPath> parse_git_path(std::string_view path) {
   return std::nullopt;
 }
 
+bool valid_oid(std::string_view oid) {
+  if (oid.size() != 40) return false;
+  for (char c : oid) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 }  // namespace mesh::repl

@@ -20,6 +20,9 @@ bool valid_repo_name(std::string_view name);
 // no component starting with '.' or '-' or ending in ".lock", no trailing '/' or '.').
 bool valid_ref_name(std::string_view ref);
 
+// A full SHA-1 object id in lower-case hex (40 characters), as events and state files carry.
+bool valid_oid(std::string_view oid);
+
 // The smart HTTP services.
 enum class GitPath { info_refs, upload_pack, receive_pack };
 

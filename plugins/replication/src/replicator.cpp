@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "names.hpp"
+#include "state_file.hpp"
 #include "tls_stream.hpp"
 
 namespace mesh::repl {
@@ -16,15 +17,7 @@ namespace {
 
 constexpr std::size_t kMaxPayload = 64 * 1024;
 constexpr std::size_t kMaxHeartbeat = 8 * 1024;
-constexpr auto kTombstoneLife = std::chrono::minutes(10);
-
-bool valid_oid(std::string_view s) {
-  if (s.size() != 40) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
+constexpr std::size_t kMaxPendingFile = 64 * 1024 * 1024;
 
 const json::string* str_at(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
@@ -53,7 +46,10 @@ std::string backoff_note(int attempts) {
 }  // namespace
 
 Replicator::Replicator(Mirrors& mirrors, Services& services, ReplicatorOptions options)
-    : mirrors_(mirrors), services_(services), options_(std::move(options)) {}
+    : mirrors_(mirrors),
+      services_(services),
+      options_(std::move(options)),
+      tombs_({.file = options_.state_dir / "tombstones.json"}) {}
 
 Replicator::~Replicator() {
   stop();
@@ -64,6 +60,9 @@ std::string Replicator::key_of(const std::string& id) {
 }
 
 void Replicator::start() {
+  std::string err;
+  tombs_.load(&err);
+  if (!err.empty()) services_.log(Services::warn, err);
   load();
   refresh_heartbeat();
   worker_ = std::thread([this] { run(); });
@@ -101,12 +100,8 @@ bool Replicator::pushed(const std::string& repo, const std::vector<RefChange>& a
       continue;
     }
     changes.push_back(c);
-    if (c.new_oid == kZeroOid) {
-      std::lock_guard lock(mu_);
-      tombstones_[{repo, c.ref}] = Clock::now();
-    } else {
-      mirrors_.clear_resolved(repo, c.ref);
-    }
+    remember(repo, c);
+    if (c.new_oid != kZeroOid) mirrors_.clear_resolved(repo, c.ref);
   }
   mirrors_.fix_head(repo);
   refresh_heartbeat();
@@ -341,10 +336,7 @@ void Replicator::process(Job& job) {
     switch (a) {
       case Applied::updated:
         changed = true;
-        if (c.new_oid == kZeroOid) {
-          std::lock_guard lock(mu_);
-          tombstones_[{job.repo, c.ref}] = Clock::now();
-        }
+        remember(job.repo, c);
         [[fallthrough]];
       case Applied::unchanged:
         done.push_back(c);
@@ -396,9 +388,10 @@ void Replicator::run_sync(Job& job) {
   const std::string node = key_of(peer->id);
   bool changed = false;
   for (const auto& [ref, oid] : adv) {
-    if (tombstoned(job.repo, ref)) continue;
+    if (deleted_here(job.repo, ref, oid)) continue;
     std::string err;
     Applied a = mirrors_.reconcile(job.repo, ref, oid, node, &err);
+    if (a == Applied::updated) remember(job.repo, {ref, "", oid});
     if (a == Applied::updated || a == Applied::diverged) changed = true;
     if (a == Applied::diverged) {
       services_.log(Services::warn,
@@ -418,11 +411,18 @@ void Replicator::run_sync(Job& job) {
   job.attempts = 0;
 }
 
-bool Replicator::tombstoned(const std::string& repo, const std::string& ref) {
-  std::lock_guard lock(mu_);
-  auto now = Clock::now();
-  std::erase_if(tombstones_, [&](const auto& t) { return now - t.second > kTombstoneLife; });
-  return tombstones_.count({repo, ref}) > 0;
+void Replicator::remember(const std::string& repo, const RefChange& c) {
+  std::string err;
+  bool ok = c.new_oid == kZeroOid ? tombs_.add(repo, c.ref, c.old_oid, &err)
+                                  : tombs_.clear(repo, c.ref, &err);
+  if (!ok) services_.log(Services::error, "repo " + repo + ": tombstone of " + c.ref + ": " + err);
+}
+
+bool Replicator::deleted_here(const std::string& repo, const std::string& ref,
+                              const std::string& oid) {
+  auto tip = tombs_.find(repo, ref);
+  // The deleted tip, or a value it had before (a member that also missed earlier updates).
+  return tip && (*tip == oid || mirrors_.contains(repo, *tip, oid));
 }
 
 // ---- anti-entropy ----
@@ -530,30 +530,25 @@ void Replicator::save_locked() {
     for (const auto& c : j.changes) changes.push_back(change_json(c));
     out.push_back(json::object{{"origin", j.origin}, {"repo", j.repo}, {"updates", changes}});
   }
-  std::error_code ec;
-  fs::create_directories(options_.state_dir, ec);
-  fs::path file = options_.state_dir / "pending.json";
-  fs::path tmp = options_.state_dir / "pending.json.tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << json::serialize(out);
-    if (!f) {
-      services_.log(Services::error, "cannot write " + tmp.string());
-      return;
-    }
+  std::string err;
+  // Not fsync'd: it is rewritten on every queue change (a push's latency), and a lost file
+  // only leaves its jobs to the next anti-entropy round.
+  if (!write_state_file(options_.state_dir / "pending.json", json::serialize(out),
+                        /*durable=*/false, &err)) {
+    services_.log(Services::error, err);
   }
-  fs::rename(tmp, file, ec);
-  if (ec) services_.log(Services::error, "cannot replace " + file.string() + ": " + ec.message());
 }
 
 void Replicator::load() {
   fs::path file = options_.state_dir / "pending.json";
-  std::ifstream f(file);
-  if (!f) return;
-  std::stringstream ss;
-  ss << f.rdbuf();
+  std::string err;
+  auto text = read_state_file(file, kMaxPendingFile, &err);
+  if (!text) {
+    if (!err.empty()) services_.log(Services::error, err + "; its jobs are left to anti-entropy");
+    return;
+  }
   boost::system::error_code ec;
-  json::value v = json::parse(ss.str(), ec);
+  json::value v = json::parse(*text, ec);
   if (ec || !v.is_array()) {
     services_.log(Services::error,
                   file.string() + " is unreadable; its jobs are left to anti-entropy");

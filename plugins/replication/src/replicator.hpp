@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "mirror.hpp"
+#include "tombstones.hpp"
 
 namespace mesh::repl {
 
@@ -46,7 +47,7 @@ inline constexpr const char* kRefsTopic = "refs";
 inline constexpr const char* kAckTopic = "refs-ack.live";
 
 struct ReplicatorOptions {
-  std::filesystem::path state_dir;  // pending.json lives here
+  std::filesystem::path state_dir;  // pending.json and tombstones.json live here
   std::string self_id;              // "mesh:<key>"
   std::size_t max_updates_per_event = 300;
   std::size_t max_pending = 10'000;  // queued jobs; beyond, events are retried by the bus
@@ -106,7 +107,10 @@ class Replicator {
   void save_locked();
   void load();
   void enqueue_locked(Job job);
-  bool tombstoned(const std::string& repo, const std::string& ref);
+  // Keeps the tombstones in step with a ref change made here (deletion: add; else: clear).
+  void remember(const std::string& repo, const RefChange& c);
+  // A member advertises `oid` at a ref deleted here: the deleted tip or one of its ancestors.
+  bool deleted_here(const std::string& repo, const std::string& ref, const std::string& oid);
   static std::string key_of(const std::string& id);
 
   Mirrors& mirrors_;
@@ -128,9 +132,9 @@ class Replicator {
   // (their digest, our digest) pair a sync found nothing new for.
   std::map<std::pair<std::string, std::string>, int> mismatches_;
   std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> settled_;
-  // Refs deleted here recently: anti-entropy must not resurrect them from a peer that has not
-  // applied the deletion yet. In memory, 10 minutes.
-  std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> tombstones_;
+  // Refs deleted here: anti-entropy must not resurrect them from a member that has not
+  // applied the deletion yet. Persisted (tombstones.json), 30 days.
+  Tombstones tombs_;
 
   // Acknowledgements: (repo, ref, new oid) -> nodes that have it.
   std::mutex ack_mu_;

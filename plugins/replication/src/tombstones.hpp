@@ -1,0 +1,54 @@
+// Deleted refs, remembered durably so that anti-entropy does not bring them back from a
+// member that has not applied the deletion yet (it was offline, or this node restarted).
+// A tombstone holds the tip that was deleted; the caller skips an advertised value that is
+// that tip or one of its ancestors, and accepts anything else (new work under the same name).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace mesh::repl {
+
+struct TombstoneOptions {
+  std::filesystem::path file;                             // tombstones.json
+  std::chrono::hours life = std::chrono::hours(24 * 30);  // then a deletion is old news
+  std::size_t max_entries = 10'000;                       // the oldest go first beyond this
+};
+
+class Tombstones {
+ public:
+  explicit Tombstones(TombstoneOptions options);
+
+  // Reads the file. A missing file is an empty set; an unreadable or malformed one leaves the
+  // set empty and says why in *err (the caller logs it; anti-entropy then may resurrect).
+  void load(std::string* err);
+  // Records that repo/ref was deleted at tip `oid`, and persists. false + *err if the write
+  // failed (the tombstone still holds in memory).
+  bool add(const std::string& repo, const std::string& ref, const std::string& oid,
+           std::string* err);
+  // repo/ref got a new value: its tombstone no longer applies.
+  bool clear(const std::string& repo, const std::string& ref, std::string* err);
+  // The deleted tip of repo/ref, while its tombstone lives.
+  std::optional<std::string> find(const std::string& repo, const std::string& ref);
+  std::size_t size();
+
+ private:
+  struct Entry {
+    std::string oid;
+    std::int64_t at_ms = 0;  // wall clock: tombstones outlive restarts
+  };
+  void expire_locked(std::int64_t now_ms);
+  bool save_locked(std::string* err);
+
+  TombstoneOptions options_;
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, Entry> entries_;
+};
+
+}  // namespace mesh::repl

@@ -10,7 +10,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 out="${1:-${FUZZ_OUT:-$repo/build-fuzz}}"
 seconds="${FUZZ_SECONDS:-30}"
-cxx="${CXX_FUZZ:-clang++}"
+# Debian's clang-14 package installs clang++-14; plain clang++ only comes with the "clang"
+# metapackage (a bare Debian 12 with install.sh's packages has no clang++).
+cxx="${CXX_FUZZ:-$(command -v clang++-14 || command -v clang++ || echo clang++-14)}"
 mkdir -p "$out"
 
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c++20

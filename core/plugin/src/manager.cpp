@@ -760,20 +760,52 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
 
   // ---- the host table ----
 
-  static void h_log(void* ctx, uint32_t level, mesh_str message) {
+  // Runs a host function's body. No exception may cross the C ABI: one becomes
+  // MESH_E_INTERNAL, with its message in err for the functions that have that buffer.
+  template <typename Fn>
+  static int32_t guarded(void* ctx, char* err, size_t err_cap, Fn&& fn) {
     try {
-      auto* p = self(ctx);
-      {
-        std::lock_guard lock(p->mu);
-        if (!p->usable_locked()) return;
-      }
+      return fn(self(ctx));
+    } catch (const std::exception& e) {
+      set_err(err, err_cap, e.what());
+      return MESH_E_INTERNAL;
+    } catch (...) {
+      return MESH_E_INTERNAL;
+    }
+  }
+  template <typename Fn>
+  static int32_t guarded(void* ctx, Fn&& fn) {
+    return guarded(ctx, nullptr, 0, std::forward<Fn>(fn));
+  }
+
+  bool usable() {
+    std::lock_guard lock(mu);
+    return usable_locked();
+  }
+
+  // For host calls on one entry of a table: runs fn(iterator) under mu, or answers
+  // MESH_E_STATE once the plugin is stopped and MESH_E_NOT_FOUND for an unknown key. fn runs
+  // under mu, so it must not call out: it copies, takes or marks the entry, nothing more.
+  template <typename Map, typename Key, typename Fn>
+  int32_t with_entry(Map& map, const Key& key, Fn&& fn) {
+    std::lock_guard lock(mu);
+    if (!usable_locked()) return MESH_E_STATE;
+    auto it = map.find(typename Map::key_type(key));
+    if (it == map.end()) return MESH_E_NOT_FOUND;
+    fn(it);
+    return MESH_OK;
+  }
+
+  static void h_log(void* ctx, uint32_t level, mesh_str message) {
+    (void)guarded(ctx, [&](Runtime* p) {
+      if (!p->usable()) return MESH_E_STATE;
       static constexpr spdlog::level::level_enum kLevels[] = {
           spdlog::level::trace, spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
           spdlog::level::err};
       auto lvl = level <= MESH_LOG_ERROR ? kLevels[level] : spdlog::level::err;
       p->log(lvl, sanitize(as_view(message), kMaxLogBytes));
-    } catch (...) {
-    }
+      return MESH_OK;
+    });
   }
 
   static int32_t copy_out(const std::string& value, char* buf, size_t cap, size_t* needed) {
@@ -786,8 +818,7 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
   }
 
   static int32_t h_config_json(void* ctx, char* buf, size_t cap, size_t* needed) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       std::string value;
       {
         std::lock_guard lock(p->mu);
@@ -795,29 +826,20 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
         value = p->settings;
       }
       return copy_out(value, buf, cap, needed);
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_data_dir(void* ctx, char* buf, size_t cap, size_t* needed) {
-    try {
-      auto* p = self(ctx);
-      {
-        std::lock_guard lock(p->mu);
-        if (!p->usable_locked()) return MESH_E_STATE;
-      }
+    return guarded(ctx, [&](Runtime* p) {
+      if (!p->usable()) return MESH_E_STATE;
       return copy_out(p->data_dir, buf, cap, needed);
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t add_route(void* ctx, mesh_str method, mesh_str path, uint64_t max_body,
                            uint32_t flags, mesh_http_handler handler, void* user, char* err,
                            size_t err_cap) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, err, err_cap, [&](Runtime* p) {
       std::string m(as_view(method)), pa(as_view(path));
       if (!handler) return set_err(err, err_cap, "no handler"), MESH_E_INVALID;
       if (flags & ~kKnownRouteFlags)
@@ -865,12 +887,7 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
                MESH_E_EXISTS;
       p->routes.push_back(rid);
       return MESH_OK;
-    } catch (const std::exception& e) {
-      set_err(err, err_cap, e.what());
-      return MESH_E_INTERNAL;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_http_route(void* ctx, mesh_str method, mesh_str path, uint64_t max_body,
@@ -898,12 +915,8 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
   }
 
   static int32_t h_http_respond(void* ctx, uint64_t call_id, const mesh_http_response* r) {
-    try {
-      auto* p = self(ctx);
-      {
-        std::lock_guard lock(p->mu);
-        if (!p->usable_locked()) return MESH_E_STATE;
-      }
+    return guarded(ctx, [&](Runtime* p) {
+      if (!p->usable()) return MESH_E_STATE;
       if (!r || !MESH_HAS_FIELD(r, mesh_http_response, body)) return MESH_E_INVALID;
       if (r->status < 100 || r->status > 599) return MESH_E_INVALID;
       if (r->body.len > kMaxResponseBody) return MESH_E_LIMIT;
@@ -937,25 +950,15 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
                              [&] { return stream_code(stream->ex->respond(std::move(out))); });
       if (rc == MESH_OK) p->forget_stream(call_id, stream);
       return rc;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   // ---- ABI 1.2: streamed calls ----
 
   std::shared_ptr<StreamCall> find_stream(std::uint64_t call_id, int32_t* rc) {
-    std::lock_guard lock(mu);
-    if (!usable_locked()) {
-      *rc = MESH_E_STATE;
-      return nullptr;
-    }
-    auto it = stream_calls.find(call_id);
-    if (it == stream_calls.end()) {
-      *rc = MESH_E_NOT_FOUND;
-      return nullptr;
-    }
-    return it->second;
+    std::shared_ptr<StreamCall> c;
+    *rc = with_entry(stream_calls, call_id, [&](auto it) { c = it->second; });
+    return c;
   }
 
   void forget_stream(std::uint64_t call_id, const std::shared_ptr<StreamCall>& c) {
@@ -965,8 +968,7 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
   }
 
   static int32_t h_http_read(void* ctx, uint64_t call_id, char* buf, size_t cap, size_t* got) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       if (!got) return MESH_E_INVALID;
       *got = 0;
       if (cap && !buf) return MESH_E_INVALID;
@@ -991,15 +993,12 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       if (!r) return stream_code(r.error());
       *got = *r;
       return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_http_begin(void* ctx, uint64_t call_id, uint32_t status,
                               const mesh_http_header* headers, size_t header_count) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       if (status < 100 || status > 599) return MESH_E_INVALID;
       std::vector<std::pair<std::string, std::string>> hs;
       if (int32_t rc = copy_headers(headers, header_count, hs); rc != MESH_OK) return rc;
@@ -1008,27 +1007,21 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       if (!c) return rc;
       return stream_op(c, Finish::no,
                        [&] { return stream_code(c->ex->begin(status, std::move(hs))); });
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_http_write(void* ctx, uint64_t call_id, mesh_str data) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       if (data.len && !data.ptr) return MESH_E_INVALID;
       int32_t rc = MESH_OK;
       auto c = p->find_stream(call_id, &rc);
       if (!c) return rc;
       return stream_op(c, Finish::no, [&] { return stream_code(c->ex->write(as_view(data))); });
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_http_end(void* ctx, uint64_t call_id, uint32_t ok) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       int32_t rc = MESH_OK;
       auto c = p->find_stream(call_id, &rc);
       if (!c) return rc;
@@ -1038,17 +1031,14 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
         return MESH_OK;
       }
       return stream_op(c, Finish::always, [&] { return stream_code(c->ex->end(true)); });
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   // ---- ABI 1.2: peer connections ----
 
   static int32_t h_peer_connect(void* ctx, mesh_str host_port, mesh_str peer_id,
                                 uint32_t timeout_ms, uint64_t* conn, char* err, size_t err_cap) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, err, err_cap, [&](Runtime* p) {
       if (!conn) return set_err(err, err_cap, "no conn pointer"), MESH_E_INVALID;
       *conn = 0;
       auto hp = as_view(host_port);
@@ -1095,19 +1085,14 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       p->peer_conns.emplace(id, std::move(*r));
       *conn = id;
       return MESH_OK;
-    } catch (const std::exception& e) {
-      set_err(err, err_cap, e.what());
-      return MESH_E_INTERNAL;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
+  // Null for an unknown connection, and also once the plugin is stopped.
   std::shared_ptr<http::PeerConn> find_peer(std::uint64_t conn) {
-    std::lock_guard lock(mu);
-    if (!usable_locked()) return nullptr;
-    auto it = peer_conns.find(conn);
-    return it == peer_conns.end() ? nullptr : it->second;
+    std::shared_ptr<http::PeerConn> c;
+    with_entry(peer_conns, conn, [&](auto it) { c = it->second; });
+    return c;
   }
 
   // A broken, timed-out or refused connection stays broken: the plugin closes it.
@@ -1116,8 +1101,7 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
   }
 
   static int32_t h_peer_read(void* ctx, uint64_t conn, char* buf, size_t cap, size_t* got) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       if (!got) return MESH_E_INVALID;
       *got = 0;
       if (cap && !buf) return MESH_E_INVALID;
@@ -1130,14 +1114,11 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       }
       *got = *r;
       return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_peer_write(void* ctx, uint64_t conn, mesh_str data) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       if (data.len && !data.ptr) return MESH_E_INVALID;
       auto c = p->find_peer(conn);
       if (!c) return MESH_E_NOT_FOUND;
@@ -1147,33 +1128,26 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
         return peer_code(st.error());
       }
       return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_peer_close(void* ctx, uint64_t conn) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       std::shared_ptr<http::PeerConn> c;
-      {
-        std::lock_guard lock(p->mu);
-        if (!p->usable_locked()) return MESH_E_STATE;
-        c = take(p->peer_conns, conn);
-      }
-      if (!c) return MESH_E_NOT_FOUND;
+      int32_t rc = p->with_entry(p->peer_conns, conn, [&](auto it) {
+        c = std::move(it->second);
+        p->peer_conns.erase(it);
+      });
+      if (rc != MESH_OK) return rc;
       c->close();
       return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   // ---- ABI 1.2: heartbeat ----
 
   static int32_t h_heartbeat_set(void* ctx, mesh_str json) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       if (json.len > kMaxHeartbeatValue) return MESH_E_LIMIT;
       if (json.len && !json.ptr) return MESH_E_INVALID;
       std::string value;
@@ -1194,15 +1168,12 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       else
         p->beats->values[p->id] = std::move(value);
       return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_cli_verb(void* ctx, mesh_str verb, mesh_str summary, mesh_cli_handler handler,
                             void* user, char* err, size_t err_cap) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, err, err_cap, [&](Runtime* p) {
       std::string v(as_view(verb));
       if (!handler) return set_err(err, err_cap, "no handler"), MESH_E_INVALID;
       if (!valid_verb(v))
@@ -1226,66 +1197,46 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
         return set_err(err, err_cap, "verb '" + v + "' is already registered"), MESH_E_EXISTS;
       p->verbs.push_back(v);
       return MESH_OK;
-    } catch (const std::exception& e) {
-      set_err(err, err_cap, e.what());
-      return MESH_E_INTERNAL;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_cli_respond(void* ctx, uint64_t call_id, int32_t exit_code, mesh_str output) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       if (exit_code < 0 || exit_code > 255) return MESH_E_INVALID;
       if (output.len > control::kMaxOutputBytes) return MESH_E_LIMIT;
       if (output.len && !output.ptr) return MESH_E_INVALID;
       std::shared_ptr<CliCall> c;
-      {
-        std::lock_guard lock(p->mu);
-        if (!p->usable_locked()) return MESH_E_STATE;
-        auto it = p->cli_calls.find(call_id);
-        if (it == p->cli_calls.end()) return MESH_E_NOT_FOUND;
+      int32_t rc = p->with_entry(p->cli_calls, call_id, [&](auto it) {
         c = std::move(it->second);
         p->cli_calls.erase(it);
         p->idle.notify_all();
-      }
+      });
+      if (rc != MESH_OK) return rc;
       std::lock_guard call_lock(c->mu);
       c->done = true;
       if (c->responder.reply) c->responder.reply({exit_code, std::string(as_view(output))});
       return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_cli_chunk(void* ctx, uint64_t call_id, mesh_str text) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       if (text.len > control::kMaxLineBytes / 2) return MESH_E_LIMIT;
       if (text.len && !text.ptr) return MESH_E_INVALID;
       std::shared_ptr<CliCall> c;
-      {
-        std::lock_guard lock(p->mu);
-        if (!p->usable_locked()) return MESH_E_STATE;
-        auto it = p->cli_calls.find(call_id);
-        if (it == p->cli_calls.end()) return MESH_E_NOT_FOUND;
-        c = it->second;
-      }
+      int32_t rc = p->with_entry(p->cli_calls, call_id, [&](auto it) { c = it->second; });
+      if (rc != MESH_OK) return rc;
       std::lock_guard call_lock(c->mu);
       if (c->done) return MESH_E_NOT_FOUND;
       if (c->responder.connected && !c->responder.connected()) return MESH_E_NOT_FOUND;
       if (c->responder.chunk) c->responder.chunk(std::string(as_view(text)));
       return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_timer_start(void* ctx, uint64_t interval_ms, uint32_t repeat, mesh_timer_fn fn,
                                void* user, uint64_t* timer_id) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       if (!fn || !timer_id) return MESH_E_INVALID;
       if (interval_ms > kMaxTimerMs) return MESH_E_LIMIT;
       if (repeat && interval_ms == 0) return MESH_E_INVALID;  // would spin
@@ -1302,31 +1253,22 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       p->arm_locked(t);
       *timer_id = t->id;
       return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_timer_cancel(void* ctx, uint64_t timer_id) {
-    try {
-      auto* p = self(ctx);
-      std::lock_guard lock(p->mu);
-      if (!p->usable_locked()) return MESH_E_STATE;
-      auto it = p->timers.find(timer_id);
-      if (it == p->timers.end()) return MESH_E_NOT_FOUND;
-      it->second->cancelled = true;
-      it->second->timer.cancel();
-      p->timers.erase(it);
-      return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    return guarded(ctx, [&](Runtime* p) {
+      return p->with_entry(p->timers, timer_id, [&](auto it) {
+        it->second->cancelled = true;
+        it->second->timer.cancel();
+        p->timers.erase(it);
+      });
+    });
   }
 
   static int32_t h_publish(void* ctx, mesh_str topic, mesh_str payload, uint64_t* seq_out,
                            char* err, size_t err_cap) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, err, err_cap, [&](Runtime* p) {
       if (seq_out) *seq_out = 0;
       auto t = as_view(topic);
       if (!valid_topic(t))
@@ -1338,28 +1280,19 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
       if (payload.len > kMaxPayload)
         return set_err(err, err_cap, "payload is larger than 64 KiB"), MESH_E_LIMIT;
       if (payload.len && !payload.ptr) return set_err(err, err_cap, "null payload"), MESH_E_INVALID;
-      {
-        std::lock_guard lock(p->mu);
-        if (!p->usable_locked()) return set_err(err, err_cap, "plugin is stopped"), MESH_E_STATE;
-      }
+      if (!p->usable()) return set_err(err, err_cap, "plugin is stopped"), MESH_E_STATE;
       if (!p->bus)
         return set_err(err, err_cap, "this daemon runs without an event bus"), MESH_E_UNSUPPORTED;
       auto r = p->bus->publish(t, as_view(payload));
       if (!r) return set_err(err, err_cap, r.error().message), code_of(r.error().code);
       if (seq_out) *seq_out = *r;
       return MESH_OK;
-    } catch (const std::exception& e) {
-      set_err(err, err_cap, e.what());
-      return MESH_E_INTERNAL;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_subscribe(void* ctx, mesh_str name, mesh_str pattern, mesh_event_handler handler,
                              void* user, char* err, size_t err_cap) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, err, err_cap, [&](Runtime* p) {
       std::string n(as_view(name)), pat(as_view(pattern));
       if (!handler) return set_err(err, err_cap, "no handler"), MESH_E_INVALID;
       if (!valid_subscription_name(n))
@@ -1410,46 +1343,29 @@ struct Runtime : std::enable_shared_from_this<Runtime> {
         return set_err(err, err_cap, "plugin is stopping"), MESH_E_STATE;
       }
       return MESH_OK;
-    } catch (const std::exception& e) {
-      set_err(err, err_cap, e.what());
-      return MESH_E_INTERNAL;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t h_unsubscribe(void* ctx, mesh_str name) {
-    try {
-      auto* p = self(ctx);
+    return guarded(ctx, [&](Runtime* p) {
       std::shared_ptr<Subscription> sub;
-      {
-        std::lock_guard lock(p->mu);
-        if (!p->usable_locked()) return MESH_E_STATE;
-        auto it = p->subs.find(std::string(as_view(name)));
-        if (it == p->subs.end()) return MESH_E_NOT_FOUND;
+      int32_t rc = p->with_entry(p->subs, as_view(name), [&](auto it) {
         sub = std::move(it->second);
         p->subs.erase(it);
         sub->removed = true;
-      }
+      });
+      if (rc != MESH_OK) return rc;
       if (p->bus) p->bus->unsubscribe(sub->bus_name);
       return MESH_OK;
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
 
   static int32_t bus_json(void* ctx, char* buf, size_t cap, size_t* needed, bool peers) {
-    try {
-      auto* p = self(ctx);
-      {
-        std::lock_guard lock(p->mu);
-        if (!p->usable_locked()) return MESH_E_STATE;
-      }
+    return guarded(ctx, [&](Runtime* p) {
+      if (!p->usable()) return MESH_E_STATE;
       if (!p->bus) return MESH_E_UNSUPPORTED;
       return copy_out(peers ? p->bus->peers_json() : p->bus->self_json(), buf, cap, needed);
-    } catch (...) {
-      return MESH_E_INTERNAL;
-    }
+    });
   }
   static int32_t h_peers_json(void* ctx, char* buf, size_t cap, size_t* needed) {
     return bus_json(ctx, buf, cap, needed, true);

@@ -125,10 +125,36 @@ Node::Node(const fs::path& parent, const std::string& name) : root_(parent / nam
 }
 
 Node::~Node() {
+  if (pid_ <= 0) return;
   if (process_alive(pid_)) {
     ::kill(pid_, SIGTERM);
     for (int i = 0; i < 100 && process_alive(pid_); ++i) ::usleep(50'000);
-    ::kill(pid_, SIGKILL);
+    if (process_alive(pid_)) {
+      ::kill(pid_, SIGKILL);  // hung: its reports would be incomplete anyway
+      return;
+    }
+  }
+  check_daemon_out();
+}
+
+// A detached daemon's sanitizer reports (leaks at exit, UBSan, ASan) land in daemon.out, not in
+// the test's output: a report there fails the test that ran the daemon. Each report is
+// counted once, so a restart does not blame the next stop for an earlier one.
+void Node::check_daemon_out() {
+  std::ifstream in(root_ / "logs" / "daemon.out", std::ios::binary);
+  if (!in) return;
+  in.seekg(static_cast<std::streamoff>(out_checked_));
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  out_checked_ += text.size();
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    auto at = text.find(marker);
+    if (at == std::string::npos) continue;
+    auto from = text.rfind('\n', at);
+    from = from == std::string::npos ? 0 : from + 1;
+    ADD_FAILURE() << name_ << "'s daemon reported (" << (root_ / "logs" / "daemon.out").string()
+                  << "):\n"
+                  << text.substr(from, 6000);
+    return;
   }
 }
 
@@ -182,7 +208,12 @@ Proc Node::start(const std::string& listen) {
 
 Proc Node::stop() {
   auto p = mesh({"stop"});
-  if (p.exit == 0) pid_ = -1;
+  if (p.exit == 0) {
+    // Sanitizer reports are written as the process exits, after the control socket closed.
+    for (int i = 0; i < 200 && process_alive(pid_); ++i) ::usleep(50'000);
+    if (!process_alive(pid_)) check_daemon_out();
+    pid_ = -1;
+  }
   return p;
 }
 
@@ -190,6 +221,7 @@ void Node::kill9() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     for (int i = 0; i < 200 && process_alive(pid_); ++i) ::usleep(10'000);
+    check_daemon_out();  // what it reported before the kill (no leak check runs on SIGKILL)
   }
   pid_ = -1;
 }

@@ -75,6 +75,9 @@ class Node {
   std::string name_;
   std::string listen_;
   int pid_ = -1;
+  std::size_t out_checked_ = 0;  // bytes of daemon.out already scanned for sanitizer reports
+
+  void check_daemon_out();
 };
 
 // Poll until pred() holds or the timeout passes; returns pred()'s last value.

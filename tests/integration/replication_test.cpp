@@ -21,6 +21,22 @@ namespace {
 // The issue asks for 5 s; sanitizer builds get more room (the figure is reported by the bench).
 constexpr auto kReplicate = 30s;
 
+// n's status page (loopback, http).
+std::string page_of(const Node& n) {
+  auto p = run({"curl", "-s", "-f", n.http_url("/")});
+  return p.exit == 0 ? p.out : "";
+}
+
+// The table row of the page whose cell is `cell`; empty if none.
+std::string row_with(const std::string& html, const std::string& cell) {
+  auto at = html.find("<td>" + cell + "</td>");
+  if (at == std::string::npos) return {};
+  auto begin = html.rfind("<tr", at);
+  auto end = html.find("</tr>", at);
+  if (begin == std::string::npos || end == std::string::npos) return {};
+  return html.substr(begin, end - begin);
+}
+
 bool same_refs_everywhere(Trio& t, const std::string& repo,
                           const std::map<std::string, std::string>& want) {
   for (Node* n : t.all()) {
@@ -113,6 +129,15 @@ TEST(Replication, DivergenceIsParkedShownAndClearedByAMerge) {
   // X on A while B and C are down; then Y on B while A is down.
   ASSERT_EQ(t.b.stop().exit, 0);
   ASSERT_EQ(t.c.stop().exit, 0);
+  // A's page shows both peers down.
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto html = page_of(t.a);
+        return row_with(html, "bob").find("<td>down</td>") != std::string::npos &&
+               row_with(html, "carol").find("<td>down</td>") != std::string::npos;
+      },
+      30s))
+      << page_of(t.a);
   std::string x = t.commit(work, "x");
   ASSERT_EQ(t.git_to(t.a, {"push", "-q", Trio::https(t.a, "doc"), "main"}, work).exit, 0);
   ASSERT_EQ(t.a.stop().exit, 0);
@@ -137,6 +162,23 @@ TEST(Replication, DivergenceIsParkedShownAndClearedByAMerge) {
   EXPECT_EQ(da.at("oid").as_string(), y);
   EXPECT_EQ(da.at("node").as_string(), "bob");
   EXPECT_TRUE(std::string(da.at("parked_as").as_string()).starts_with("refs/mesh/diverged/"));
+  // The page and `mesh status` show it with the commands that resolve it.
+  const std::string html = page_of(t.a);
+  const auto div_at = html.find("<p class=\"divergence\">");
+  ASSERT_NE(div_at, std::string::npos) << html;
+  const std::string div = html.substr(div_at, html.find("</p>", div_at) - div_at);
+  EXPECT_NE(div.find("diverged from bob"), std::string::npos) << div;
+  EXPECT_NE(div.find(std::string(da.at("parked_as").as_string())), std::string::npos) << div;
+  EXPECT_NE(div.find("git merge FETCH_HEAD &amp;&amp; git push mesh HEAD:main"), std::string::npos)
+      << div;
+  auto status = t.a.mesh({"status"});
+  EXPECT_NE(status.out.find("merge it:   " + std::string(da.at("resolve").as_string())),
+            std::string::npos)
+      << status.out;
+  EXPECT_NE(status.out.find("or drop it: git push mesh --delete " +
+                            std::string(da.at("parked_as").as_string())),
+            std::string::npos)
+      << status.out;
   ASSERT_TRUE(eventually(
       [&] {
         auto r = refs_of(t.c, "doc")["refs/heads/main"];

@@ -65,18 +65,21 @@ void Replicator::start() {
   if (!err.empty()) services_.log(Services::warn, err);
   load();
   refresh_heartbeat();
-  worker_ = std::thread([this] { run(); });
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.workers); ++i) {
+    workers_.emplace_back([this] { run(); });
+  }
 }
 
 void Replicator::stop() {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && !worker_.joinable()) return;
+    if (stopping_ && workers_.empty()) return;
     stopping_ = true;
   }
   cv_.notify_all();
   ack_cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
 }
 
 std::size_t Replicator::pending() const {
@@ -235,23 +238,32 @@ void Replicator::enqueue_locked(Job job) {
   cv_.notify_all();
 }
 
+// Several workers; jobs of one repo run one at a time and in queue order, so a slow fetch of
+// one repo does not hold up the others.
 void Replicator::run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     auto now = Clock::now();
-    auto ready =
-        std::find_if(jobs_.begin(), jobs_.end(), [&](const Job& j) { return j.not_before <= now; });
+    auto ready = std::find_if(jobs_.begin(), jobs_.end(), [&](const Job& j) {
+      return j.not_before <= now && !busy_.contains(j.repo);
+    });
     if (ready == jobs_.end()) {
+      // A finished job notifies, so waiting for a busy repo's next job needs no deadline.
       auto next = Clock::now() + std::chrono::seconds(1);
-      for (const auto& j : jobs_) next = std::min(next, j.not_before);
+      for (const auto& j : jobs_) {
+        if (!busy_.contains(j.repo)) next = std::min(next, j.not_before);
+      }
       cv_.wait_until(lock, next);
       continue;
     }
     Job job = std::move(*ready);
     jobs_.erase(ready);
+    busy_.insert(job.repo);
     lock.unlock();
     process(job);
     lock.lock();
+    busy_.erase(job.repo);
+    cv_.notify_all();
     if (job.attempts > 0) {
       // process() asks for another try by raising attempts.
       if (job.attempts > options_.max_attempts) {
@@ -502,6 +514,8 @@ std::size_t Replicator::sync_now(const std::string& repo) {
 // ---- state ----
 
 void Replicator::refresh_heartbeat() {
+  // One at a time: two interleaved refreshes could publish the older digests last.
+  std::lock_guard refreshing(refresh_mu_);
   std::map<std::string, std::string> all;
   for (const auto& r : mirrors_.list()) all[r] = Mirrors::digest(mirrors_.refs(r));
   json::object repos;

@@ -52,6 +52,7 @@ struct ReplicatorOptions {
   std::size_t max_updates_per_event = 300;
   std::size_t max_pending = 10'000;  // queued jobs; beyond, events are retried by the bus
   int max_attempts = 30;             // per job, about a second apart at first, then 30 s
+  std::size_t workers = 4;           // jobs of different repos run in parallel
 };
 
 class Replicator {
@@ -121,7 +122,9 @@ class Replicator {
   std::condition_variable cv_;
   std::deque<Job> jobs_;
   std::atomic<bool> stopping_{false};  // also read by wait_replicated() under ack_mu_
-  std::thread worker_;
+  std::vector<std::thread> workers_;
+  std::set<std::string> busy_;  // repos with a job in progress
+  std::mutex refresh_mu_;       // serialises refresh_heartbeat()
 
   // Our digests as last computed by refresh_heartbeat(), which runs after every ref change this
   // plugin makes or sees (pushes, applied events, syncs): anti-entropy compares against these

@@ -17,7 +17,7 @@ mkdir -p "$out"
 
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c++20
        -I"$repo/core/base/include" -I"$repo/core/identity/include" -I"$repo/core/gossip/include"
-       -I"$repo/core/gossip/src")
+       -I"$repo/core/gossip/src" -I"$repo/plugins/replication/src")
 libs=(-lsodium -lcrypto -lz)
 common=("$repo/core/base/src/encoding.cpp" "$repo/core/base/src/files.cpp"
         "$repo/core/identity/src/identity.cpp" "$repo/core/gossip/src/wire.cpp")
@@ -26,13 +26,16 @@ declare -A sources=(
   [fuzz_event_decode]="$repo/core/gossip/src/event.cpp"
   [fuzz_token_parse]="$repo/core/gossip/src/token.cpp"
   [fuzz_link_decode]="$repo/core/gossip/src/link_protocol.cpp $repo/core/gossip/src/event.cpp"
+  [fuzz_repl_names]="$repo/plugins/replication/src/names.cpp"
 )
 
 # Largest interesting input per target: an event; a token; a whole link message (256 KiB).
-declare -A max_len=([fuzz_event_decode]=70000 [fuzz_token_parse]=70000 [fuzz_link_decode]=262200)
+# Names: a ref is at most 255 bytes, so a little over that finds the length checks.
+declare -A max_len=([fuzz_event_decode]=70000 [fuzz_token_parse]=70000 [fuzz_link_decode]=262200
+                    [fuzz_repl_names]=300)
 
 status=0
-for target in fuzz_event_decode fuzz_token_parse fuzz_link_decode; do
+for target in fuzz_event_decode fuzz_token_parse fuzz_link_decode fuzz_repl_names; do
   echo "== build $target"
   "$cxx" "${flags[@]}" -o "$out/$target" "$here/$target.cpp" ${sources[$target]} "${common[@]}" \
     "${libs[@]}"

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <list>
 #include <memory>
+#include <system_error>
 #include <thread>
 
 #include "git_service.hpp"
@@ -278,16 +279,23 @@ class Replication final : public sdk::Plugin, public Services {
       g.headers.emplace_back(std::string(raw->headers[i].name.ptr, raw->headers[i].name.len),
                              std::string(raw->headers[i].value.ptr, raw->headers[i].value.len));
     }
+    const sdk::HttpStream handle = stream;  // a plain handle: answers if no thread starts
     std::lock_guard lock(mu_);
     reap_locked();
     ++active_;
-    threads_.emplace_back([this, stream = std::move(stream), g = std::move(g)]() mutable {
-      serve_git(std::move(stream), std::move(g));
-      std::lock_guard lock(mu_);
+    try {
+      threads_.emplace_back([this, stream = std::move(stream), g = std::move(g)]() mutable {
+        serve_git(std::move(stream), std::move(g));
+        std::lock_guard lock(mu_);
+        --active_;
+        finished_.push_back(std::this_thread::get_id());
+        idle_.notify_all();
+      });
+    } catch (const std::system_error& e) {
       --active_;
-      finished_.push_back(std::this_thread::get_id());
-      idle_.notify_all();
-    });
+      Plugin::log(sdk::Level::error, std::string("no thread for a git request: ") + e.what());
+      handle.respond(sdk::HttpResponse::text(503, "no thread for this request, retry later\n"));
+    }
   }
 
   // Joins the request threads that said they are done (each is past its last lock of mu_, so

@@ -388,6 +388,7 @@ struct Pump {
   bool sniff = false;
   std::uint64_t max_bytes = 0;
   std::atomic<std::int64_t>* progress = nullptr;
+  std::string prefix;  // body bytes the serving thread already read (the probe check)
 
   // Results, read after join().
   PumpFailure failure = PumpFailure::none;
@@ -419,8 +420,21 @@ struct Pump {
     };
     std::optional<Gunzip> gz;
     if (gzip) gz.emplace();
+    // One piece of the body as it came from the client; false: stop.
+    auto consume = [&](std::string_view in) {
+      if (gz) {
+        bool refused = false;
+        if (!gz->feed(in, deliver, &refused)) {
+          if (!refused) failure = PumpFailure::bad_encoding;
+          return false;
+        }
+        return true;
+      }
+      return deliver(in);
+    };
     std::vector<char> buf(kIoBuf);
-    for (;;) {
+    bool more = prefix.empty() || consume(prefix);
+    while (more) {
       std::size_t got = 0;
       if (io->read(buf.data(), buf.size(), &got) != 0) {
         failure = PumpFailure::client_gone;
@@ -431,16 +445,7 @@ struct Pump {
         break;
       }
       progress->store(now_ns(), std::memory_order_relaxed);
-      std::string_view in(buf.data(), got);
-      if (gz) {
-        bool refused = false;
-        if (!gz->feed(in, deliver, &refused)) {
-          if (!refused) failure = PumpFailure::bad_encoding;
-          break;
-        }
-      } else if (!deliver(in)) {
-        break;
-      }
+      more = consume(std::string_view(buf.data(), got));
     }
     to_git.reset();  // EOF for git
     if (failure != PumpFailure::none) {
@@ -730,7 +735,9 @@ class Exchange {
   std::string prefix_;  // written right after begin (the v0 "# service=" header)
   std::string held_;
   std::string note_;  // appended to the log line
-  std::string content_type_, content_encoding_, git_protocol_;
+  std::string content_type_, content_encoding_, git_protocol_, content_length_;
+  std::string body_head_;  // request bytes read before git started (handed to the pump)
+  bool answer_probe();
 };
 
 void Exchange::run() {
@@ -746,6 +753,8 @@ void Exchange::run() {
     } else if (iequals(name, "Git-Protocol")) {
       git_protocol_ = value;
       ++n_proto;
+    } else if (iequals(name, "Content-Length")) {
+      content_length_ = value;
     }
   }
   if (n_enc > 1 || n_proto > 1) {
@@ -806,6 +815,7 @@ void Exchange::run() {
     return;
   }
   v2_ = protocol_v2(git_protocol_);
+  if (service_ == Service::receive_pack && !advertise_ && answer_probe()) return;
   if (st_.git_path.empty()) {
     reply_.text(500, "git is not installed on this node");
     log("git executable '" + opt_.git + "' not found");
@@ -883,6 +893,32 @@ void Exchange::run() {
   }
   lock.release();
   finish(out, hook);
+}
+
+// Before a push over http.postBuffer, git POSTs a bare flush packet ("0000") to see whether
+// authentication is needed. receive-pack answers that with nothing at all, so this does the
+// same without spawning it (one git process fewer per large push). Returns true when it
+// answered (or the client went away); otherwise the bytes it read go to git first.
+bool Exchange::answer_probe() {
+  if (gzip_ || trim(content_length_) != "4") return false;
+  char buf[8];
+  std::size_t have = 0;
+  for (;;) {
+    std::size_t got = 0;
+    if (io_.read(buf + have, sizeof buf - have, &got) != 0) {
+      reply_.end(false);
+      log("client went away");
+      return true;
+    }
+    if (got == 0) break;
+    have += got;
+    if (have == sizeof buf) break;
+  }
+  body_head_.assign(buf, have);
+  if (body_head_ != kFlushPkt) return false;
+  if (start_response()) reply_.end(true);
+  log("probe (flush packet only): answered without git");
+  return true;
 }
 
 bool Exchange::ensure_mirror(const std::string& dir, std::string* err) {
@@ -970,6 +1006,7 @@ RunOutcome Exchange::run_git(bool advertise, Slot& slot) {
     pump.gzip = gzip_;
     pump.sniff = service_ == Service::receive_pack;
     pump.max_bytes = opt_.max_request_bytes;
+    pump.prefix = std::move(body_head_);
     pump.progress = &progress;
     if (!wake) {
       out.stderr_tail = "eventfd failed";

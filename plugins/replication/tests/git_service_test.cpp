@@ -870,6 +870,28 @@ TEST_F(GitServiceTest, FailedCreationLeavesNothing) {
   EXPECT_EQ(names, std::vector<std::string>{"blocked.git"});
 }
 
+// git's auth probe before a push over http.postBuffer: a bare flush packet, answered as
+// receive-pack would (200, an empty result) but without a git process — there is no git
+// binary here at all — and without creating a mirror.
+TEST_F(GitServiceTest, FlushProbeIsAnsweredWithoutGit) {
+  auto opt = options();
+  opt.git = "/nonexistent/git";
+  GitService svc(opt);
+  auto req = post("fresh", GitPath::receive_pack);
+  req.headers.push_back({"Content-Length", "4"});
+  FakeIo io("0000", 1);  // byte by byte
+  ServeResult r = svc.serve(req, io);
+  EXPECT_EQ(r.status, 200u) << r.log;
+  EXPECT_TRUE(io.complete());
+  EXPECT_EQ(io.out, "");
+  EXPECT_EQ(io.header("Content-Type"), "application/x-git-receive-pack-result");
+  EXPECT_NE(r.log.find("probe"), std::string::npos) << r.log;
+  EXPECT_FALSE(fs::exists(repos_ / "fresh.git"));
+  // Any other four bytes are no probe: they are for git (none installed here: 500).
+  FakeIo other("0009x", 1);
+  EXPECT_EQ(svc.serve(req, other).status, 500u);
+}
+
 TEST_F(GitServiceTest, MissingGitBinaryIs500) {
   auto opt = options();
   opt.git = "/nonexistent/git";
@@ -1139,6 +1161,11 @@ TEST_F(GitServiceTest, EndToEndCloneAndPushWithRealGit) {
     }
   }
   EXPECT_TRUE(saw_force);
+  // The pushes over postBuffer were preceded by git's flush probe, answered without git.
+  bool saw_probe = false;
+  for (const auto& r : http.results())
+    saw_probe = saw_probe || r.log.find("probe") != std::string::npos;
+  EXPECT_TRUE(saw_probe);
   std::lock_guard lock(mu);
   EXPECT_EQ(messages.size(), 3u);  // first push, push from the clone, forced push
 }

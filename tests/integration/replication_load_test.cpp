@@ -49,14 +49,6 @@ namespace {
 constexpr auto kReplicate = 60s;
 const std::string kZero(40, '0');
 
-bool same_refs_everywhere(Trio& t, const std::string& repo,
-                          const std::map<std::string, std::string>& want) {
-  for (Node* n : t.all()) {
-    if (refs_of(*n, repo) != want) return false;
-  }
-  return true;
-}
-
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
@@ -200,16 +192,6 @@ Proc run_with_home(const fs::path& home, const std::vector<std::string>& argv) {
                              "GIT_TERMINAL_PROMPT=0"};
   a.insert(a.end(), argv.begin(), argv.end());
   return run(a);
-}
-
-// The <tr> of an HTML table that mentions `cell` as a cell.
-std::string row_with(const std::string& html, const std::string& cell) {
-  auto at = html.find("<td>" + cell + "</td>");
-  if (at == std::string::npos) return {};
-  auto begin = html.rfind("<tr", at);
-  auto end = html.find("</tr>", at);
-  if (begin == std::string::npos || end == std::string::npos) return {};
-  return html.substr(begin, end - begin);
 }
 
 }  // namespace

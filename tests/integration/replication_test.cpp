@@ -21,30 +21,6 @@ namespace {
 // The issue asks for 5 s; sanitizer builds get more room (the figure is reported by the bench).
 constexpr auto kReplicate = 30s;
 
-// n's status page (loopback, http).
-std::string page_of(const Node& n) {
-  auto p = run({"curl", "-s", "-f", n.http_url("/")});
-  return p.exit == 0 ? p.out : "";
-}
-
-// The table row of the page whose cell is `cell`; empty if none.
-std::string row_with(const std::string& html, const std::string& cell) {
-  auto at = html.find("<td>" + cell + "</td>");
-  if (at == std::string::npos) return {};
-  auto begin = html.rfind("<tr", at);
-  auto end = html.find("</tr>", at);
-  if (begin == std::string::npos || end == std::string::npos) return {};
-  return html.substr(begin, end - begin);
-}
-
-bool same_refs_everywhere(Trio& t, const std::string& repo,
-                          const std::map<std::string, std::string>& want) {
-  for (Node* n : t.all()) {
-    if (refs_of(*n, repo) != want) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 TEST(Replication, PushOverHttpsAndHttpReachesEveryNode) {

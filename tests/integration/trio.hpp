@@ -126,6 +126,31 @@ inline std::map<std::string, std::string> refs_of(const Node& n, const std::stri
   return out;
 }
 
+// True when every node of the trio reports exactly `want` as the refs of `repo`.
+inline bool same_refs_everywhere(Trio& t, const std::string& repo,
+                                 const std::map<std::string, std::string>& want) {
+  for (Node* n : t.all()) {
+    if (refs_of(*n, repo) != want) return false;
+  }
+  return true;
+}
+
+// n's status page (loopback, http); empty if it could not be fetched.
+inline std::string page_of(const Node& n) {
+  auto p = run({"curl", "-s", "-f", n.http_url("/")});
+  return p.exit == 0 ? p.out : "";
+}
+
+// The <tr> of an HTML table that has `cell` as a cell; empty if none.
+inline std::string row_with(const std::string& html, const std::string& cell) {
+  auto at = html.find("<td>" + cell + "</td>");
+  if (at == std::string::npos) return {};
+  auto begin = html.rfind("<tr", at);
+  auto end = html.find("</tr>", at);
+  if (begin == std::string::npos || end == std::string::npos) return {};
+  return html.substr(begin, end - begin);
+}
+
 // Everything n's daemon has logged so far (<root>/logs/*.log, rotated files included).
 inline std::string log_text(const Node& n) {
   std::string out;

@@ -252,7 +252,9 @@ TEST_F(PeerConnTest, TimeoutsDoNotHang) {
   ASSERT_FALSE(conn);
   EXPECT_EQ(conn.error().code, Errc::io);
   EXPECT_NE(conn.error().message.find("timed out"), std::string::npos) << conn.error().message;
-  EXPECT_LT(took, 3s);
+  // Upper bounds here only tell "gave up" from "hung": far above the timeouts, for busy
+  // sanitizer runs.
+  EXPECT_LT(took, 10s);
 
   // A long connect gives up soon after it is cancelled (a plugin stopping).
   std::atomic<bool> cancel{false};
@@ -266,11 +268,12 @@ TEST_F(PeerConnTest, TimeoutsDoNotHang) {
   canceller.join();
   ASSERT_FALSE(cancelled);
   EXPECT_EQ(cancelled.error().code, Errc::state) << cancelled.error().message;
-  EXPECT_LT(took, 3s);
+  EXPECT_LT(took, 10s);  // the timeout was 30 s
 
-  // A read with nothing to read times out after the connection's timeout.
+  // A read with nothing to read times out after the connection's timeout (long enough for the
+  // TLS handshake of a busy sanitizer run, which shares it).
   start();
-  auto ok = c->connect(address(), std::nullopt, 400ms);
+  auto ok = c->connect(address(), std::nullopt, 2s);
   ASSERT_TRUE(ok) << ok.error().message;
   char buf[16];
   t0 = std::chrono::steady_clock::now();
@@ -278,8 +281,8 @@ TEST_F(PeerConnTest, TimeoutsDoNotHang) {
   took = std::chrono::steady_clock::now() - t0;
   ASSERT_FALSE(n);
   EXPECT_EQ(n.error().code, Errc::io);
-  EXPECT_GE(took, 300ms);
-  EXPECT_LT(took, 3s);
+  EXPECT_GE(took, 1900ms);
+  EXPECT_LT(took, 20s);
 }
 
 TEST_F(PeerConnTest, CloseWakesABlockedReader) {

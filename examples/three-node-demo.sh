@@ -42,7 +42,8 @@ step "pairing: alice invites bob, bob invites carol"
 "$MESH" --root "$demo/bob" join "$("$MESH" --root "$demo/alice" --json invite | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')"
 "$MESH" --root "$demo/carol" join "$("$MESH" --root "$demo/bob" --json invite | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')"
 for _ in $(seq 1 100); do
-  ups=$("$MESH" --root "$demo/carol" --json peers | grep -o '"state":"up"' | wc -l)
+  # grep finds nothing until the first link is up: under pipefail that must not end the demo.
+  ups=$("$MESH" --root "$demo/carol" --json peers | { grep -o '"state":"up"' || true; } | wc -l)
   [ "$ups" -eq 2 ] && break
   sleep 0.1
 done

@@ -103,9 +103,9 @@ bool Replicator::pushed(const std::string& repo, const std::vector<RefChange>& a
       continue;
     }
     changes.push_back(c);
-    remember(repo, c);
     if (c.new_oid != kZeroOid) mirrors_.clear_resolved(repo, c.ref);
   }
+  remember(repo, changes);
   mirrors_.fix_head(repo);
   refresh_heartbeat();
   if (changes.empty()) return true;
@@ -340,7 +340,7 @@ void Replicator::process(Job& job) {
     return;
   }
   const std::string node = key_of(job.origin);
-  std::vector<RefChange> done, retry;
+  std::vector<RefChange> done, retry, applied;
   bool changed = false;
   for (const auto& c : job.changes) {
     std::string err;
@@ -348,7 +348,7 @@ void Replicator::process(Job& job) {
     switch (a) {
       case Applied::updated:
         changed = true;
-        remember(job.repo, c);
+        applied.push_back(c);
         [[fallthrough]];
       case Applied::unchanged:
         done.push_back(c);
@@ -369,6 +369,7 @@ void Replicator::process(Job& job) {
         break;
     }
   }
+  remember(job.repo, applied);
   if (changed) {
     mirrors_.fix_head(job.repo);
     refresh_heartbeat();
@@ -399,11 +400,12 @@ void Replicator::run_sync(Job& job) {
   }
   const std::string node = key_of(peer->id);
   bool changed = false;
+  std::vector<RefChange> synced;
   for (const auto& [ref, oid] : adv) {
     if (deleted_here(job.repo, ref, oid)) continue;
     std::string err;
     Applied a = mirrors_.reconcile(job.repo, ref, oid, node, &err);
-    if (a == Applied::updated) remember(job.repo, {ref, "", oid});
+    if (a == Applied::updated) synced.push_back({ref, "", oid});
     if (a == Applied::updated || a == Applied::diverged) changed = true;
     if (a == Applied::diverged) {
       services_.log(Services::warn,
@@ -413,6 +415,7 @@ void Replicator::run_sync(Job& job) {
       services_.log(Services::warn, "repo " + job.repo + ": sync of " + ref + ": " + err);
     }
   }
+  remember(job.repo, synced);
   if (changed) {
     services_.log(Services::info, "repo " + job.repo + ": caught up with " + peer->name);
     mirrors_.fix_head(job.repo);
@@ -423,11 +426,20 @@ void Replicator::run_sync(Job& job) {
   job.attempts = 0;
 }
 
-void Replicator::remember(const std::string& repo, const RefChange& c) {
+void Replicator::remember(const std::string& repo, const std::vector<RefChange>& changes) {
+  std::vector<std::pair<std::string, std::string>> deleted;
+  std::vector<std::string> updated;
+  for (const auto& c : changes) {
+    if (c.new_oid == kZeroOid) {
+      deleted.emplace_back(c.ref, c.old_oid);
+    } else {
+      updated.push_back(c.ref);
+    }
+  }
   std::string err;
-  bool ok = c.new_oid == kZeroOid ? tombs_.add(repo, c.ref, c.old_oid, &err)
-                                  : tombs_.clear(repo, c.ref, &err);
-  if (!ok) services_.log(Services::error, "repo " + repo + ": tombstone of " + c.ref + ": " + err);
+  if (!tombs_.record(repo, deleted, updated, &err)) {
+    services_.log(Services::error, "repo " + repo + ": tombstones: " + err);
+  }
 }
 
 bool Replicator::deleted_here(const std::string& repo, const std::string& ref,

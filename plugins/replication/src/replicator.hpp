@@ -108,8 +108,8 @@ class Replicator {
   void save_locked();
   void load();
   void enqueue_locked(Job job);
-  // Keeps the tombstones in step with a ref change made here (deletion: add; else: clear).
-  void remember(const std::string& repo, const RefChange& c);
+  // Keeps the tombstones in step with ref changes made here (deletion: add; else: clear).
+  void remember(const std::string& repo, const std::vector<RefChange>& changes);
   // A member advertises `oid` at a ref deleted here: the deleted tip or one of its ancestors.
   bool deleted_here(const std::string& repo, const std::string& ref, const std::string& oid);
   static std::string key_of(const std::string& id);

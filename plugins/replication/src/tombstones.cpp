@@ -62,18 +62,16 @@ void Tombstones::load(std::string* err) {
   if (bad) *err = options_.file.string() + ": skipped " + std::to_string(bad) + " bad entries";
 }
 
-bool Tombstones::add(const std::string& repo, const std::string& ref, const std::string& oid,
-                     std::string* err) {
+bool Tombstones::record(const std::string& repo,
+                        const std::vector<std::pair<std::string, std::string>>& deleted,
+                        const std::vector<std::string>& updated, std::string* err) {
   std::lock_guard lock(mu_);
   const auto now = now_ms();
-  entries_[{repo, ref}] = {oid, now};
+  bool changed = !deleted.empty();
+  for (const auto& ref : updated) changed = entries_.erase({repo, ref}) > 0 || changed;
+  for (const auto& [ref, tip] : deleted) entries_[{repo, ref}] = {tip, now};
+  if (!changed) return true;
   expire_locked(now);
-  return save_locked(err);
-}
-
-bool Tombstones::clear(const std::string& repo, const std::string& ref, std::string* err) {
-  std::lock_guard lock(mu_);
-  if (entries_.erase({repo, ref}) == 0) return true;
   return save_locked(err);
 }
 

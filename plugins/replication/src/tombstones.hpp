@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace mesh::repl {
 
@@ -28,12 +29,20 @@ class Tombstones {
   // Reads the file. A missing file is an empty set; an unreadable or malformed one leaves the
   // set empty and says why in *err (the caller logs it; anti-entropy then may resurrect).
   void load(std::string* err);
-  // Records that repo/ref was deleted at tip `oid`, and persists. false + *err if the write
-  // failed (the tombstone still holds in memory).
+  // One batch of ref changes in `repo`: refs deleted at a tip (ref, tip) get a tombstone, refs
+  // that got a new value lose theirs. Persists once, if anything changed (a push that prunes
+  // hundreds of branches writes the file once, not once per branch). false + *err if the
+  // write failed (memory is updated regardless).
+  bool record(const std::string& repo,
+              const std::vector<std::pair<std::string, std::string>>& deleted,
+              const std::vector<std::string>& updated, std::string* err);
   bool add(const std::string& repo, const std::string& ref, const std::string& oid,
-           std::string* err);
-  // repo/ref got a new value: its tombstone no longer applies.
-  bool clear(const std::string& repo, const std::string& ref, std::string* err);
+           std::string* err) {
+    return record(repo, {{ref, oid}}, {}, err);
+  }
+  bool clear(const std::string& repo, const std::string& ref, std::string* err) {
+    return record(repo, {}, {ref}, err);
+  }
   // The deleted tip of repo/ref, while its tombstone lives.
   std::optional<std::string> find(const std::string& repo, const std::string& ref);
   std::size_t size();

@@ -58,6 +58,17 @@ TEST(Tombstones, AddFindClearAndSurviveARestart) {
   third.load(&err);
   EXPECT_FALSE(third.find("app", "refs/heads/x"));
   EXPECT_EQ(third.size(), 1u);
+
+  // A batch (a push that prunes branches and moves others): one call, all of it persisted.
+  ASSERT_TRUE(
+      third.record("app", {{"refs/heads/a", kA}, {"refs/heads/b", kB}}, {"refs/tags/v1"}, &err))
+      << err;
+  Tombstones fourth({.file = file});
+  fourth.load(&err);
+  EXPECT_EQ(fourth.find("app", "refs/heads/a"), kA);
+  EXPECT_EQ(fourth.find("app", "refs/heads/b"), kB);
+  EXPECT_FALSE(fourth.find("app", "refs/tags/v1"));
+  EXPECT_EQ(fourth.size(), 2u);
 }
 
 TEST(Tombstones, ExpireAndStayWithinTheirCap) {

@@ -24,11 +24,17 @@ done
 
 # Build and runtime dependencies (PLATFORM.md): Boost 1.81, not Debian's default 1.74.
 build_pkgs=(g++ cmake ninja-build ccache pkg-config git
-  libboost1.81-dev libboost-program-options1.81-dev libboost-json1.81-dev
+  libboost1.81-dev libboost-program-options1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libgit2-dev libsodium-dev libtomlplusplus-dev libyaml-cpp-dev libspdlog-dev libssl-dev
-  zlib1g-dev libgtest-dev libgmock-dev)
-# What the tests drive for real: curl and git clients, clang + libFuzzer for the fuzz targets.
-test_pkgs=(curl git clang-14 libfuzzer-14-dev libclang-rt-14-dev procps)
+  zlib1g-dev libgtest-dev libgmock-dev
+  libkainjow-mustache-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libjs-sortable
+  libarchive-dev libcurl4-openssl-dev)
+# What the tests drive for real: curl, git and pygit2 (libgit2/mbedTLS) clients, clang +
+# libFuzzer for the fuzz targets, podman (the Docker API the docker runner is tested against)
+# with runc and a busybox rootfs for a local image, Chromium for the browser tests, minisign
+# for signed test releases, iproute2 for network-namespace topologies.
+test_pkgs=(curl git python3-pygit2 clang-14 libfuzzer-14-dev libclang-rt-14-dev procps
+  podman runc busybox-static chromium minisign iproute2 dpkg-dev file openssl)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -52,16 +58,28 @@ configure_build() {  # dir, extra cmake args...
 
 if [ "$mode" = test ]; then
   install_missing "${build_pkgs[@]}" "${test_pkgs[@]}"
+  # Node.js for the browser tests and the docker CLI for the docker runner, unless the machine
+  # already has them (some images ship newer ones outside Debian's packages).
+  command -v node >/dev/null && command -v npm >/dev/null || install_missing nodejs npm
+  command -v docker >/dev/null || install_missing docker.io
+  if [ -f "$here/tests/browser/package-lock.json" ]; then
+    echo "==> browser test packages (playwright-core; the browser is Debian's chromium)"
+    npm ci --prefix "$here/tests/browser" --no-audit --no-fund --loglevel=error >/dev/null
+  fi
   # Share the compiler cache between clones of the tree (CI builds a fresh clone each time).
   export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}" CCACHE_BASEDIR="$here" CCACHE_NOHASHDIR=1
   echo "==> build (RelWithDebInfo, -Werror) and test"
   configure_build "$here/build/test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESH_WERROR=ON
   (cd "$here/build/test" && ctest -j "$jobs" --output-on-failure --timeout 600)
+  # The update end-to-end test needs a second, version-bumped build of the whole tree (its
+  # fixture): it runs in the build above; under the sanitizers the updater is covered by
+  # updater_unit and by every daemon test, which load it.
   echo "==> sanitizer build (ASan+UBSan) and test"
   configure_build "$here/build/asan" -DCMAKE_BUILD_TYPE=Debug -DMESH_WERROR=ON -DMESH_SANITIZE=ON
   (cd "$here/build/asan" && ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest -j "$jobs" --output-on-failure --timeout 900 --label-exclude bench)
+    ctest -j "$jobs" --output-on-failure --timeout 900 --label-exclude bench \
+      --exclude-regex '^integration\.update_(fixture|test)$')
   if [ -x "$here/tests/fuzz/run.sh" ]; then
     echo "==> fuzz targets (bounded)"
     FUZZ_SECONDS="${FUZZ_SECONDS:-20}" "$here/tests/fuzz/run.sh" "$here/build/fuzz"
@@ -77,11 +95,13 @@ fi
 echo "==> build (Release)"
 configure_build "$here/build/release" -DCMAKE_BUILD_TYPE=Release -DMESH_TESTS=OFF \
   -DCMAKE_INSTALL_PREFIX="$prefix"
+# Side by side under $prefix/lib/mesh/versions/<version>/, with $prefix/bin/mesh a link to the
+# current one: the layout `mesh update` switches atomically (docs/updates.md).
 echo "==> install into $prefix"
 if [ -w "$prefix" ] || { [ ! -e "$prefix" ] && mkdir -p "$prefix" 2>/dev/null; }; then
-  cmake --install "$here/build/release" >/dev/null
+  "$here/tools/release/install-versioned.sh" "$here/build/release" "$prefix"
 else
-  as_root cmake --install "$here/build/release" >/dev/null
+  as_root "$here/tools/release/install-versioned.sh" "$here/build/release" "$prefix"
 fi
 echo "$("$prefix/bin/mesh" --version) installed: $prefix/bin/mesh"
 case ":$PATH:" in

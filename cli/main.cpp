@@ -1,19 +1,21 @@
 // `mesh`: the command-line client, and the daemon itself under `mesh start`.
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <streambuf>
 
+#include "body_file.hpp"
 #include "cli.hpp"
+#include "help.hpp"
 #include "mesh/app/app.hpp"
-#include "table.hpp"
 
 namespace mesh::cli {
 namespace json = boost::json;
 namespace {
 
-constexpr const char* kUsageText =
-    "usage: mesh [--root DIR] [--json] COMMAND [ARGS...]\n"
-    "       mesh help [COMMAND] | mesh COMMAND --help | mesh --version\n";
+constexpr std::size_t kMaxCapturedError = 64 * 1024;
 
 std::filesystem::path default_root() {
   if (const char* r = std::getenv("MESH_ROOT"); r && *r) return r;
@@ -23,67 +25,93 @@ std::filesystem::path default_root() {
   return ".mesh";
 }
 
-const Command* find(const std::vector<Command>& cmds, std::string_view name) {
-  for (const auto& c : cmds) {
-    if (c.name == name) return &c;
+// Passes everything through to the real stream and remembers how much went by (stdout) or
+// the last "error: " text (stderr), so that --json can end with one JSON document.
+class Tap : public std::streambuf {
+ public:
+  Tap(std::ostream& os, bool keep_text) : os_(os), target_(os.rdbuf()), keep_(keep_text) {
+    os_.rdbuf(this);
   }
-  return nullptr;
-}
+  ~Tap() override { os_.rdbuf(target_); }
+  std::size_t written() const { return written_; }
+  // The message of the last "error: " line, without the prefix.
+  std::string last_error() const {
+    auto at = text_.rfind("error: ");
+    while (at != std::string::npos && at > 0 && text_[at - 1] != '\n') {
+      at = text_.rfind("error: ", at - 1);
+    }
+    if (at == std::string::npos) return "";
+    std::string msg = text_.substr(at + 7);
+    // A message may span lines (e.g. the candidates of an ambiguous name) up to the next
+    // "warning: "/"error: " line.
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    return msg;
+  }
 
-// Lists the built-in commands and, if the daemon is up, the verbs its plugins serve.
-int help(const Globals& g, const std::vector<Command>& cmds, const std::vector<std::string>& args) {
-  if (!args.empty()) {
-    if (const Command* c = find(cmds, args[0])) {
-      std::cout << "usage: " << c->usage << "\n\n" << c->summary << "\n";
-      return kOk;
-    }
-    return error("unknown command '" + args[0] + "' (see: mesh help)", kUsage);
+ protected:
+  int overflow(int c) override {
+    if (c == traits_type::eof()) return target_->pubsync() == 0 ? 0 : traits_type::eof();
+    char ch = static_cast<char>(c);
+    record(&ch, 1);
+    return target_->sputc(ch);
   }
-  std::cout << kUsageText << "\nCommands:\n";
-  Table t({"", ""});
-  for (const auto& c : cmds) t.add({"  " + c.name, c.summary});
-  std::cout << t.render().substr(t.render().find('\n') + 1);
-  auto r = control::call(app::socket_path(g.root), {"verbs", {}, true}, std::chrono::seconds(5));
-  if (r && r->exit_code == 0) {
-    boost::system::error_code ec;
-    auto doc = json::parse(r->output, ec);
-    if (!ec && doc.is_array()) {
-      Table p({"", ""});
-      for (const auto& v : doc.as_array()) {
-        if (str(v, "owner") == "core") continue;
-        p.add({"  " + str(v, "verb"), str(v, "summary") + " [" + str(v, "owner") + "]"});
-      }
-      if (!p.empty())
-        std::cout << "\nFrom plugins:\n" << p.render().substr(p.render().find('\n') + 1);
-    }
-  } else {
-    std::cout << "\n(start the daemon to see the commands its plugins add)\n";
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    record(s, static_cast<std::size_t>(n));
+    return target_->sputn(s, n);
   }
-  std::cout << "\nGlobal options: --root DIR (default $MESH_ROOT, then ~/.mesh), --json\n";
-  return kOk;
-}
+  int sync() override { return target_->pubsync(); }
+
+ private:
+  void record(const char* s, std::size_t n) {
+    written_ += n;
+    if (!keep_) return;
+    text_.append(s, n);
+    if (text_.size() > kMaxCapturedError) text_.erase(0, text_.size() - kMaxCapturedError);
+  }
+  std::ostream& os_;
+  std::streambuf* target_;
+  bool keep_;
+  std::size_t written_ = 0;
+  std::string text_;
+};
 
 // A verb registered by a plugin: the daemon runs it and answers text (or JSON with --json).
-int plugin_verb(const Globals& g, const std::string& verb, const std::vector<std::string>& args) {
+int plugin_verb(const Globals& g, const std::string& verb, std::vector<std::string> args) {
+  std::string bad;
+  if (verb == "issues" && !inline_body_files(args, &bad)) return error(bad, kUsage);
   control::Reply reply;
   int code = kOk;
   auto on_chunk = [](const std::string& chunk) { std::cout << chunk << std::flush; };
-  if (!call_daemon(g, verb, args, g.json, &reply, &code, on_chunk)) return code;
+  // A verb that streams until something ends (`mesh ci logs ... --follow`) is not cut off after
+  // the usual minute.
+  bool follows = std::find(args.begin(), args.end(), "--follow") != args.end();
+  auto timeout = follows ? std::chrono::milliseconds(std::chrono::hours(24))
+                         : std::chrono::milliseconds(std::chrono::seconds(60));
+  if (!call_daemon(g, verb, args, g.json, &reply, &code, on_chunk, timeout)) return code;
   if (reply.exit_code != 0) return error(reply.output, reply.exit_code);
   std::cout << reply.output;
   if (!reply.output.empty() && reply.output.back() != '\n') std::cout << "\n";
   return kOk;
 }
 
-}  // namespace
+// A command that is not built in: a verb of the daemon (plugins), or a typo.
+int daemon_command(const Globals& g, const std::vector<Command>& cmds, const std::string& name,
+                   const std::vector<std::string>& args, bool want_help) {
+  auto verbs = daemon_verbs(g);
+  if (!find_verb(verbs, name)) return unknown_command(g, name, cmds, verbs);
+  if (want_help) return help(g, cmds, {name});
+  // Known from the daemon's last list but it is down now: the daemon is the problem.
+  if (!verbs.daemon_up) return error(daemon_down_message(g));
+  return plugin_verb(g, name, args);
+}
 
-int run(int argc, char** argv) {
-  Globals g;
-  g.root = default_root();
+int dispatch(Globals& g, int argc, char** argv) {
   std::vector<std::string> rest;
   bool want_help = false;
   bool after_dashdash = false;
-  // Global options may stand before or after the command (mesh status --json), never after --.
+  auto cmds = builtin_commands();
+  // Global options may stand before or after the command (mesh status --json), never after
+  // --. Before the command, anything else that looks like an option is a usage error.
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (after_dashdash) {
@@ -101,32 +129,60 @@ int run(int argc, char** argv) {
         g.root = a.substr(7);
       }
       if (g.root.empty()) return error("--root needs a directory", kUsage);
+      g.root_flag = true;
     } else if (a == "--help" || a == "-h") {
       want_help = true;
     } else if (a == "--version" || a == "-V") {
       if (rest.empty()) {
-        std::cout << (g.json ? "{\"version\":\"" MESH_VERSION "\"}" : "mesh " MESH_VERSION) << "\n";
+        if (g.json) {
+          print_json(json::object{{"version", MESH_VERSION}});
+        } else {
+          std::cout << "mesh " MESH_VERSION "\n";
+        }
         return kOk;
       }
       rest.push_back(a);
+    } else if (rest.empty() && a.size() > 1 && a[0] == '-') {
+      return unknown_option(a);
     } else {
       rest.push_back(a);
     }
   }
-  auto cmds = node_commands();
-  for (auto& c : team_commands()) cmds.push_back(std::move(c));
-  for (auto& c : repo_commands()) cmds.push_back(std::move(c));
   if (rest.empty()) {
     if (want_help) return help(g, cmds, {});
-    std::cerr << kUsageText;
-    return kUsage;
+    return error(
+        "no command given\nusage: mesh [--root DIR] [--json] COMMAND [ARGS...] (see: mesh help)",
+        kUsage);
   }
   std::string name = rest.front();
   std::vector<std::string> args(rest.begin() + 1, rest.end());
-  if (name == "help") return help(g, cmds, args);
-  if (want_help) return help(g, cmds, {name});
-  if (const Command* c = find(cmds, name)) return c->run(g, std::move(args));
-  return plugin_verb(g, name, args);
+  if (name == "__update-watch") return run_update_watch(g, std::move(args));
+  if (name == "help") return want_help ? help(g, cmds, {"help"}) : help(g, cmds, args);
+  for (const auto& c : cmds) {
+    if (c.name != name) continue;
+    if (want_help) return help(g, cmds, {name});
+    return c.run(g, std::move(args));
+  }
+  return daemon_command(g, cmds, name, args, want_help);
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  Globals g;
+  g.root = default_root();
+  Tap out(std::cout, false), err(std::cerr, true);
+  int code = dispatch(g, argc, argv);
+  std::cout.flush();
+  // --json: stdout is exactly one JSON document, also when the command failed before it
+  // printed one (the message also stays on stderr, where people read it).
+  if (g.json && code != kOk && out.written() == 0) {
+    std::string msg = err.last_error();
+    print_json(json::object{{"error", msg.empty() ? "the command failed (see stderr)" : msg},
+                            {"exit", code}});
+  }
+  std::cout.flush();
+  return code;
 }
 
 }  // namespace mesh::cli

@@ -1,18 +1,18 @@
 // init, start, stop, status, id, reload, plugins.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "cli.hpp"
+#include "format.hpp"
 #include "mesh/app/app.hpp"
-#include "mesh/base/files.hpp"
+#include "mesh/config/config.hpp"
 #include "table.hpp"
 
 namespace mesh::cli {
@@ -21,6 +21,13 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace {
+
+const json::array& array_at(const json::value& doc, std::string_view key) {
+  static const json::array empty;
+  if (!doc.is_object()) return empty;
+  const auto* p = doc.as_object().if_contains(key);
+  return p && p->is_array() ? p->as_array() : empty;
+}
 
 std::string plugin_table(const json::value& plugins) {
   Table t({"ID", "VERSION", "ABI", "ENABLED", "STATE", "ERROR"});
@@ -54,74 +61,14 @@ int cmd_init(const Globals& g, std::vector<std::string> args) {
   return kOk;
 }
 
-// Forks a daemon in its own session, then waits until its control socket answers.
-int start_detached(const Globals& g, const std::optional<std::string>& listen) {
-  auto init = app::init_root(g.root, "");
-  if (!init) return error(init.error().message);
-  fs::path out_file = g.root / "logs" / "daemon.out";
-  std::error_code ec;
-  auto offset = fs::exists(out_file, ec) ? fs::file_size(out_file, ec) : 0;
-
-  // A daemon already answering on this root: say so instead of racing it.
-  if (auto running =
-          control::call(app::socket_path(g.root), {"status", {}, true}, std::chrono::seconds(5));
-      running && running->exit_code == 0) {
-    json::value doc;
-    std::string pid = parse_reply(*running, &doc) ? str(doc.at("node"), "pid") : "?";
-    return error("a mesh daemon is already running for " + g.root.string() + " (pid " + pid +
-                 "); stop it with: mesh stop");
+// A bad --listen is a usage error, found before anything starts.
+bool check_listen(const std::optional<std::string>& listen, int* code) {
+  if (!listen) return true;
+  if (auto hp = config::parse_host_port(*listen); !hp) {
+    *code = error("--listen: " + hp.error().message, kUsage);
+    return false;
   }
-  std::vector<std::string> argv{"mesh", "--root", fs::absolute(g.root).string(), "start"};
-  if (listen) argv.insert(argv.end(), {"--listen", *listen});
-  pid_t pid = ::fork();
-  if (pid < 0) return error(std::string("fork failed: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::setsid();
-    int in = ::open("/dev/null", O_RDONLY);
-    int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (in >= 0) ::dup2(in, 0);
-    if (out >= 0) {
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-    }
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    ::execv("/proc/self/exe", cargv.data());
-    _exit(127);
-  }
-
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      // The daemon refused to start: show its own error line.
-      std::ifstream in(out_file);
-      in.seekg(static_cast<std::streamoff>(offset));
-      std::string line, last_error;
-      while (std::getline(in, line)) {
-        if (line.rfind("error: ", 0) == 0) last_error = line.substr(7);
-      }
-      return error(last_error.empty()
-                       ? "the daemon exited during start-up; see " + out_file.string()
-                       : last_error);
-    }
-    auto r = control::call(app::socket_path(g.root), {"status", {}, true}, std::chrono::seconds(5));
-    json::value doc;
-    // Only our child counts as ready (another daemon may have won a race for the root).
-    if (r && r->exit_code == 0 && parse_reply(*r, &doc) &&
-        str(doc.at("node"), "pid") == std::to_string(pid)) {
-      std::string bound = str(doc.at("node"), "listen");
-      if (g.json) {
-        print_json(json::object{{"pid", pid}, {"listen", bound}});
-      } else {
-        std::cout << "mesh daemon started (pid " << pid << "), listening on " << bound << "\n";
-      }
-      return kOk;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return error("the daemon did not become ready within 30 s; see " + out_file.string());
+  return true;
 }
 
 int cmd_start(const Globals& g, std::vector<std::string> args) {
@@ -133,13 +80,33 @@ int cmd_start(const Globals& g, std::vector<std::string> args) {
   if (!parse_args(args, desc, {}, &vm, &code)) return code;
   std::optional<std::string> listen;
   if (vm.count("listen")) listen = vm["listen"].as<std::string>();
-  if (vm.count("detach")) return start_detached(g, listen);
+  if (!check_listen(listen, &code)) return code;
+  if (vm.count("detach")) {
+    auto s = start_detached(g, listen);
+    if (!s) return error(s.error().message);
+    for (const auto& w : s->warnings) warn(w);
+    if (g.json) {
+      print_json(json::object{{"pid", s->pid}, {"listen", s->listen}});
+    } else {
+      std::cout << "mesh daemon started (pid " << s->pid << "), listening on " << s->listen << "\n";
+    }
+    return kOk;
+  }
 
   app::DaemonOptions opts;
   opts.root = g.root;
   opts.listen = listen;
-  opts.on_ready = [](const std::string& bound) {
+  opts.on_ready = [root = g.root](const std::string& bound) {
     std::fprintf(stderr, "mesh daemon ready, listening on %s\n", bound.c_str());
+    // The same warning as --detach: ask our own control socket once, as a client would.
+    auto r = control::call(app::socket_path(root), {"plugins", {}, true}, std::chrono::seconds(5));
+    if (r && r->exit_code == 0) {
+      boost::system::error_code ec;
+      auto doc = json::parse(r->output, ec);
+      if (!ec) {
+        for (const auto& w : failed_plugin_warnings(doc)) warn(w);
+      }
+    }
   };
   return app::run_daemon(opts);
 }
@@ -156,68 +123,147 @@ bool process_alive(pid_t pid) {
 
 int cmd_stop(const Globals& g, std::vector<std::string> args) {
   if (!args.empty()) return error("stop takes no arguments", kUsage);
-  control::Reply reply;
-  int code = kOk;
-  if (!call_daemon(g, "stop", {}, true, &reply, &code)) return code;
+  auto r = control::call(app::socket_path(g.root), {"stop", {}, true}, std::chrono::seconds(60));
+  if (!r && r.error().code == Errc::not_found) {
+    // The state the user asked for holds already: not a failure.
+    if (g.json) {
+      print_json(json::object{{"stopped", true}, {"was_running", false}});
+    } else {
+      std::cout << "the mesh daemon is not running in " << fs::absolute(g.root).string()
+                << "; nothing to stop\n";
+    }
+    return kOk;
+  }
+  if (!r) return error("cannot reach the mesh daemon: " + r.error().message);
+  if (r->exit_code != 0) return error(r->output, r->exit_code);
   json::value doc;
-  if (reply.exit_code != 0) return error(reply.output, reply.exit_code);
-  if (!parse_reply(reply, &doc)) return kFailed;
-  auto pid = static_cast<pid_t>(doc.at("pid").to_number<std::int64_t>());
+  if (!parse_reply(*r, &doc)) return kFailed;
+  auto pid = static_cast<pid_t>(num(doc, "pid"));
   // Return only once the process is gone, so `mesh stop && mesh start` is safe.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (process_alive(pid)) {
+  while (pid > 0 && process_alive(pid)) {
     if (std::chrono::steady_clock::now() > deadline) {
       return error("the daemon (pid " + std::to_string(pid) + ") did not exit within 20 s");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (g.json) {
-    print_json(json::object{{"stopped", true}});
+    print_json(json::object{{"stopped", true}, {"was_running", true}});
   } else {
     std::cout << "mesh daemon stopped\n";
   }
   return kOk;
 }
 
-int cmd_status(const Globals& g, std::vector<std::string> args) {
-  if (!args.empty()) return error("status takes no arguments", kUsage);
-  return json_verb(g, "status", {}, [](const json::value& doc) {
-    const auto& node = doc.at("node");
-    std::cout << "node     " << str(node, "name") << "  " << str(node, "id") << "\n"
-              << "listen   " << str(node, "listen") << "\n"
-              << "version  " << str(node, "version") << "\n";
-    const auto& peers = doc.at("peers").as_array();
-    std::cout << "peers    " << (peers.empty() ? "none yet (invite one: mesh invite)" : "") << "\n";
-    for (const auto& p : peers) {
-      std::cout << "  " << str(p, "name") << "  " << str(p, "state") << "  " << str(p, "id")
-                << "\n";
+// One line per member that hit a gossip limit or sent a clock too far ahead (gossip.offenders).
+std::vector<std::string> offender_warnings(const json::value& doc, bool wide) {
+  std::vector<std::string> out;
+  const auto* gossip = doc.is_object() ? doc.as_object().if_contains("gossip") : nullptr;
+  if (!gossip) return out;
+  for (const auto& o : array_at(*gossip, "offenders")) {
+    std::string who = str(o, "name").empty() ? "member" : "member " + str(o, "name");
+    who += " (" + shown_id(str(o, "id"), wide) + ")";
+    if (auto n = num(o, "lamport_refused"); n > 0) {
+      out.push_back(who + ": " + std::to_string(n) +
+                    " events refused, their Lamport clock was too far ahead (highest " +
+                    str(o, "highest_lamport") +
+                    "); remove it if you do not know why: " + "mesh remove-peer " + str(o, "id"));
     }
-    if (const auto* nearby = doc.as_object().if_contains("nearby");
-        nearby && nearby->is_array() && !nearby->as_array().empty()) {
-      std::cout << "nearby   unpaired nodes on the LAN (invite them with: mesh invite)\n";
-      for (const auto& n : nearby->as_array()) {
-        std::cout << "  " << str(n, "id") << " at " << str(n, "address") << "\n";
+    std::string limits;
+    auto add = [&](const char* key, const char* what) {
+      if (auto n = num(o, key); n > 0) {
+        limits += (limits.empty() ? "" : ", ") + std::to_string(n) + " " + what;
       }
+    };
+    add("events_throttled", "events over max_events_per_minute");
+    add("bytes_throttled", "events over max_feed_bytes_per_day");
+    add("live_throttled", "live events over max_live_per_minute");
+    add("sync_throttled", "sync requests over max_sync_per_minute");
+    if (!limits.empty()) out.push_back(who + " hit [gossip] limits: " + limits);
+  }
+  return out;
+}
+
+void render_status(const json::value& doc, bool wide) {
+  static const json::value none;
+  const auto* node_p = doc.is_object() ? doc.as_object().if_contains("node") : nullptr;
+  const json::value& node = node_p ? *node_p : none;
+  // What failed comes first: an enabled plugin that did not start is easy to miss below.
+  const json::value plugins_doc = array_at(doc, "plugins");
+  for (const auto& w : failed_plugin_warnings(plugins_doc)) {
+    std::cout << "WARNING  " << w << "\n";
+  }
+  for (const auto& w : offender_warnings(doc, wide)) std::cout << "WARNING  " << w << "\n";
+  Table head({"", ""});
+  head.add({"node", str(node, "name") + "  " + shown_id(str(node, "id"), wide)});
+  head.add({"listen", str(node, "listen")});
+  head.add({"version", str(node, "version")});
+  if (!str(node, "root").empty()) head.add({"root", str(node, "root")});
+  std::cout << head.render();
+
+  const auto& peers = array_at(doc, "peers");
+  std::cout << "\npeers" << (peers.empty() ? ": none yet (invite one: mesh invite)" : "") << "\n";
+  if (!peers.empty()) {
+    Table t({"NAME", "ID", "STATE", "LAST SEEN", "JOINED"}, "  ");
+    for (const auto& p : peers) {
+      t.add({str(p, "name"), shown_id(str(p, "id"), wide), str(p, "state"),
+             ago(num(p, "last_seen_ms")), joined_text(p)});
     }
-    const auto& repos = doc.at("repos").as_array();
-    std::cout << "repos    " << (repos.empty() ? "none yet" : "") << "\n";
+    std::cout << t.render();
+  }
+  if (const auto& nearby = array_at(doc, "nearby"); !nearby.empty()) {
+    std::cout << "\nnearby: unpaired nodes on the LAN (invite them with: mesh invite)\n";
+    Table t({"ID", "ADDRESS", "SEEN"}, "  ");
+    for (const auto& n : nearby) {
+      t.add({shown_id(str(n, "id"), wide), str(n, "address"), ago(num(n, "seen_ms"))});
+    }
+    std::cout << t.render();
+  }
+  const auto& repos = array_at(doc, "repos");
+  std::cout << "\nrepos" << (repos.empty() ? ": none yet" : "") << "\n";
+  if (!repos.empty()) {
+    Table t({"NAME", "REFS", "DIVERGENCES"}, "  ");
     for (const auto& r : repos) {
       const auto* refs = r.as_object().if_contains("refs");
-      const auto* divs = r.as_object().if_contains("divergences");
       std::size_t nrefs = refs && refs->is_object() ? refs->as_object().size() : 0;
-      std::size_t ndiv = divs && divs->is_array() ? divs->as_array().size() : 0;
-      std::cout << "  " << str(r, "name") << "  " << nrefs << (nrefs == 1 ? " ref" : " refs");
-      if (ndiv) std::cout << "  " << ndiv << (ndiv == 1 ? " divergence" : " divergences");
-      std::cout << "\n";
-      for (const auto& d : ndiv ? divs->as_array() : json::array{}) {
-        std::cout << "    " << str(d, "ref") << " diverged from " << str(d, "node")
-                  << " (their tip parked as " << str(d, "parked_as") << ")\n"
-                  << "      merge it:   " << str(d, "resolve") << "\n"
-                  << "      or drop it: " << str(d, "discard") << "\n";
+      t.add({str(r, "name"), std::to_string(nrefs),
+             std::to_string(array_at(r, "divergences").size())});
+    }
+    std::cout << t.render();
+    for (const auto& r : repos) {
+      for (const auto& d : array_at(r, "divergences")) {
+        std::cout << "  " << str(r, "name") << " " << str(d, "ref") << " diverged from "
+                  << str(d, "node") << " (their tip parked as " << str(d, "parked_as") << ")\n"
+                  << "    merge it:   " << str(d, "resolve") << "\n"
+                  << "    or drop it: " << str(d, "discard") << "\n";
       }
     }
-    std::cout << "\n" << plugin_table(doc.at("plugins"));
-  });
+  }
+  std::cout << "\nplugins\n";
+  std::string plugins = plugin_table(plugins_doc);
+  std::istringstream lines(plugins);
+  for (std::string line; std::getline(lines, line);) std::cout << "  " << line << "\n";
+  // Sections plugins contribute ({"sections":{"<id>":{"text":"..."}}}), after the core's own.
+  if (const auto* sections = doc.as_object().if_contains("sections");
+      sections && sections->is_object()) {
+    for (const auto& [id, section] : sections->as_object()) {
+      std::string text = str(section, "text");
+      if (text.empty()) continue;
+      std::cout << "\n" << std::string(id) << "\n";
+      std::istringstream body(text);
+      for (std::string line; std::getline(body, line);) std::cout << "  " << line << "\n";
+    }
+  }
+}
+
+int cmd_status(const Globals& g, std::vector<std::string> args) {
+  po::options_description desc;
+  desc.add_options()("wide", "full ids");
+  po::variables_map vm;
+  int code = kOk;
+  if (!parse_args(args, desc, {}, &vm, &code)) return code;
+  bool wide = vm.count("wide") > 0;
+  return json_verb(g, "status", {}, [wide](const json::value& doc) { render_status(doc, wide); });
 }
 
 int cmd_id(const Globals& g, std::vector<std::string> args) {
@@ -237,7 +283,7 @@ int cmd_reload(const Globals& g, std::vector<std::string> args) {
   if (!args.empty()) return error("reload takes no arguments", kUsage);
   return json_verb(g, "reload", {}, [](const json::value& doc) {
     std::cout << "reloaded";
-    const auto& restart = doc.at("restart_required").as_array();
+    const auto& restart = array_at(doc, "restart_required");
     if (!restart.empty()) {
       std::cout << "; these take effect on the next restart:";
       for (const auto& r : restart) std::cout << " " << r.as_string().c_str();
@@ -248,24 +294,62 @@ int cmd_reload(const Globals& g, std::vector<std::string> args) {
 
 int cmd_plugins(const Globals& g, std::vector<std::string> args) {
   if (!args.empty()) return error("plugins takes no arguments", kUsage);
-  return json_verb(g, "plugins", {},
-                   [](const json::value& doc) { std::cout << plugin_table(doc); });
+  return json_verb(g, "plugins", {}, [](const json::value& doc) {
+    for (const auto& w : failed_plugin_warnings(doc)) warn(w);
+    std::cout << plugin_table(doc);
+  });
 }
 
 }  // namespace
 
 std::vector<Command> node_commands() {
   return {
-      {"init", "create the root, the node identity and mesh.toml", "mesh init [--name NAME]",
-       cmd_init},
-      {"start", "run the daemon (initialising the root first if needed)",
-       "mesh start [--listen HOST:PORT] [--detach]", cmd_start},
-      {"stop", "stop the daemon gracefully", "mesh stop", cmd_stop},
-      {"status", "node, peers, repos and plugins at a glance", "mesh status", cmd_status},
-      {"id", "print this node's public identity (alias: pubkey)", "mesh id", cmd_id},
-      {"pubkey", "alias of id", "mesh pubkey", cmd_id},
-      {"reload", "re-read mesh.toml without a restart", "mesh reload", cmd_reload},
-      {"plugins", "list the plugins and their state", "mesh plugins", cmd_plugins},
+      {"init",
+       "create the root, the node identity and mesh.toml",
+       "mesh init [--name NAME]",
+       cmd_init,
+       "  --name NAME   this node's name for teammates (default: your user name)\n"
+       "Idempotent: an existing key and mesh.toml are kept.",
+       {"--name"}},
+      {"start",
+       "run the daemon (initialising the root first if needed)",
+       "mesh start [--listen HOST:PORT] [--detach]",
+       cmd_start,
+       "  --listen HOST:PORT   overrides [http] listen (default 0.0.0.0:7979; port 0 picks one)\n"
+       "  --detach             run in the background; returns once it answers and prints its pid\n"
+       "A plugin that failed to start is a warning on stderr; the exit code stays 0.",
+       {"--listen", "--detach"}},
+      {"stop",
+       "stop the daemon gracefully",
+       "mesh stop",
+       cmd_stop,
+       "Returns once the daemon has exited. A node that is not running is not an error.",
+       {}},
+      {"status",
+       "node, peers, repos and plugins at a glance",
+       "mesh status [--wide]",
+       cmd_status,
+       "  --wide   full ids instead of their first 12 characters",
+       {"--wide"}},
+      {"id",
+       "print this node's public identity (alias: pubkey)",
+       "mesh id",
+       cmd_id,
+       "Reads the key file: works without the daemon.",
+       {}},
+      {"pubkey", "alias of id", "mesh pubkey", cmd_id, "", {}},
+      {"reload",
+       "re-read mesh.toml without a restart",
+       "mesh reload",
+       cmd_reload,
+       "Enabling or disabling a plugin takes effect now; settings that need a restart are listed.",
+       {}},
+      {"plugins",
+       "list the plugins and their state",
+       "mesh plugins",
+       cmd_plugins,
+       "state is running, stopped or failed; error says why a plugin failed.",
+       {}},
   };
 }
 

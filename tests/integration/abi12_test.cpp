@@ -237,6 +237,6 @@ TEST(Abi12, PluginBuiltForAbi10StillLoads) {
   EXPECT_TRUE(has_plugin(plugins, "test-hello", "running")) << json::serialize(plugins);
   auto legacy = a.mesh({"legacy"});
   EXPECT_EQ(legacy.exit, 0) << legacy.err;
-  EXPECT_EQ(legacy.out, "legacy 1.0 on host 1.2\n");
+  EXPECT_EQ(legacy.out, "legacy 1.0 on host 1.3\n");
   EXPECT_EQ(a.stop().exit, 0);
 }

@@ -137,16 +137,17 @@ Node::~Node() {
   check_daemon_out();
 }
 
-// A detached daemon's sanitizer reports (leaks at exit, UBSan, ASan) land in daemon.out, not in
-// the test's output: a report there fails the test that ran the daemon. Each report is
-// counted once, so a restart does not blame the next stop for an earlier one.
+// A detached daemon's sanitizer reports (leaks at exit, UBSan, ASan, TSan) land in daemon.out, not
+// in the test's output: a report there fails the test that ran the daemon. Each report is counted
+// once, so a restart does not blame the next stop for an earlier one.
 void Node::check_daemon_out() {
   std::ifstream in(root_ / "logs" / "daemon.out", std::ios::binary);
   if (!in) return;
   in.seekg(static_cast<std::streamoff>(out_checked_));
   std::string text((std::istreambuf_iterator<char>(in)), {});
   out_checked_ += text.size();
-  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                             "runtime error:", "WARNING: ThreadSanitizer"}) {
     auto at = text.find(marker);
     if (at == std::string::npos) continue;
     auto from = text.rfind('\n', at);

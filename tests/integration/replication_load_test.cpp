@@ -184,11 +184,10 @@ long status_kib(int pid, const std::string& key) {
 // argv with HOME replaced, through env(1): run() appends its entries after the inherited
 // environment, and getenv() answers with the first HOME it finds, the user's own.
 Proc run_with_home(const fs::path& home, const std::vector<std::string>& argv) {
-  std::vector<std::string> a{"env",
-                             "-u",
-                             "XDG_CONFIG_HOME",
-                             "HOME=" + home.string(),
-                             "GIT_CONFIG_NOSYSTEM=1",
+  std::vector<std::string> a{"env", "-u", "XDG_CONFIG_HOME",
+                             // These would override the CA file `mesh ssl` configures.
+                             "-u", "GIT_SSL_CAINFO", "-u", "SSL_CERT_FILE", "-u", "CURL_CA_BUNDLE",
+                             "HOME=" + home.string(), "GIT_CONFIG_NOSYSTEM=1",
                              "GIT_TERMINAL_PROMPT=0"};
   a.insert(a.end(), argv.begin(), argv.end());
   return run(a);
@@ -516,25 +515,21 @@ TEST(ReplicationLoad, UrlSslStatusSyncAndThePage) {
   auto work = t.make_repo("app", 2);
   const std::string port = std::to_string(t.a.port());
 
-  // mesh url: both URLs, on this node's port.
-  auto url = t.a.mesh({"url", "app", "--json"});
-  ASSERT_EQ(url.exit, 0) << url.err;
-  boost::system::error_code ec;
-  auto urls = json::parse(url.out, ec);
-  ASSERT_FALSE(ec) << url.out;
-  EXPECT_EQ(urls, (json::value{{"https", "https://localhost:" + port + "/app.git"},
-                               {"http", "http://127.0.0.1:" + port + "/app.git"}}));
-  EXPECT_EQ(urls.at("https").as_string(), Trio::https(t.a, "app"));
+  // mesh url names only repos this node has (nothing is created by asking).
+  auto none = t.a.mesh({"url", "app"});
+  EXPECT_EQ(none.exit, 1);
+  EXPECT_NE(none.err.find("no repo named app"), std::string::npos) << none.err;
 
-  // mesh ssl writes the per-URL sslVerify into the global config of whoever runs it.
+  // mesh ssl writes the per-URL sslCAInfo (the node's own certificates) into the global config
+  // of whoever runs it; verification stays on (tests/integration/local_tls_test.cpp has more).
   auto ssl_home = t.dir.path() / "ssl-home";
   fs::create_directories(ssl_home);
-  const std::string key = "http.https://localhost:" + port + ".sslVerify";
+  const std::string key = "http.https://localhost:" + port + ".sslCAInfo";
   auto ssl = run_with_home(ssl_home, {mesh_bin(), "--root", t.a.root().string(), "ssl"});
   ASSERT_EQ(ssl.exit, 0) << ssl.err;
   auto get = run_with_home(ssl_home, {"git", "config", "--global", "--get", key});
   EXPECT_EQ(get.exit, 0) << get.err;
-  EXPECT_EQ(trimmed(get.out), "false");
+  EXPECT_EQ(trimmed(get.out), fs::absolute(t.a.root() / "tls" / "local-ca.pem").string());
   EXPECT_NE(read_file(ssl_home / ".gitconfig").find("https://localhost:" + port),
             std::string::npos);
   // The test's own user keeps a clean global config.
@@ -547,6 +542,16 @@ TEST(ReplicationLoad, UrlSslStatusSyncAndThePage) {
   const std::string tip = t.rev(work, "HEAD");
   const std::map<std::string, std::string> want{{"refs/heads/main", tip}};
   ASSERT_TRUE(eventually([&] { return same_refs_everywhere(t, "app", want); }, kReplicate));
+
+  // mesh url: both URLs, on this node's port.
+  auto url = t.a.mesh({"url", "app", "--json"});
+  ASSERT_EQ(url.exit, 0) << url.err;
+  boost::system::error_code ec;
+  auto urls = json::parse(url.out, ec);
+  ASSERT_FALSE(ec) << url.out;
+  EXPECT_EQ(urls, (json::value{{"https", "https://localhost:" + port + "/app.git"},
+                               {"http", "http://127.0.0.1:" + port + "/app.git"}}));
+  EXPECT_EQ(urls.at("https").as_string(), Trio::https(t.a, "app"));
 
   // mesh status carries the repos, in the shape of mesh repos.
   for (Node* n : t.all()) {

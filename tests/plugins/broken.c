@@ -55,7 +55,8 @@ static const mesh_plugin_descriptor descriptor = {sizeof(mesh_plugin_descriptor)
                                                   create,
                                                   start,
                                                   stop,
-                                                  destroy};
+                                                  destroy,
+                                                  NULL};
 
 #ifdef BROKEN_NO_ENTRY
 /* Exports a misspelt entry point: the host must not find mesh_plugin_entry. */

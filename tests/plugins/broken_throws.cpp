@@ -23,7 +23,8 @@ const mesh_plugin_descriptor descriptor = {sizeof(mesh_plugin_descriptor),
                                            create,
                                            start,
                                            stop,
-                                           destroy};
+                                           destroy,
+                                           nullptr};
 
 }  // namespace
 

@@ -6,10 +6,15 @@
 //   mesh hello-hang     never answered by the plugin
 //   mesh hello-publish N [TOPIC]
 //                       publishes N stored events "event-1".."event-N" on TOPIC (test.hello)
+//   mesh hello-say TOPIC PAYLOAD
+//                       publishes one stored event with exactly PAYLOAD on TOPIC (a member
+//                       sending what a plugin would refuse, for the issues tests)
 //   mesh hello-seen     prints <data_dir>/seen.log
 //   mesh hello-sub NAME PATTERN / hello-unsub NAME
 //                       (un)subscribes a handler that accepts everything; prints the host's
 //                       status code (for the host's validation and limit tests)
+// Settings ([plugins.test-hello]): greeting (shown by GET /hello; at most 64 characters) and
+// limit (unused; must be a positive number), checked by check_config (ABI 1.3).
 // ABI 1.2:
 //   POST /hello/echo    streamed: the body comes back as it arrives (one thread reads, another
 //                       writes); 200, application/octet-stream, chunked
@@ -19,12 +24,18 @@
 //                       print the raw response
 //   mesh hello-beat JSON
 //                       heartbeat_set(JSON) (empty clears); prints the host's status code
+// ABI 1.3:
+//   mesh hello-status JSON [TEXT [HTML]]
+//                       status_set(JSON, TEXT, HTML); prints the host's status code
+//   mesh hello-repos    prints repos_dir()
 // Subscription "seen" (ABI 1.1) on test.hello: appends "<origin> <seq> <payload>\n" to
 // <data_dir>/seen.log for each event (flushed and fsync'd before the handler returns, and never
 // deduplicated here: the integration tests check the host's exactly-once delivery with it).
-// A payload starting with "retry" is refused (handler returns false) while the file
-// <data_dir>/refuse exists; one starting with "slow-<ms>" sleeps that long first. On a host
-// without events the subscription is skipped.
+// A payload starting with "retry" is refused (handler returns false, and the payload is
+// appended to <data_dir>/refused.log) while the file <data_dir>/refuse exists; one starting with
+// "slow-<ms>" sleeps that long first. On a host without events the subscription is skipped.
+// Subscription "local" (pattern "local") appends
+// "<topic> <payload> ephemeral|stored\n" to <data_dir>/local.log for node-local events.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -38,6 +49,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -155,6 +167,23 @@ void echo(const mesh::sdk::HttpStream& s) {
 
 class Hello : public mesh::sdk::Plugin {
  public:
+  // ABI 1.3 settings check: "greeting" at most 64 characters, "limit" (if set) positive.
+  static void check_config(const std::string& json) {
+    if (json_string(json, "greeting").size() > 64)
+      throw std::invalid_argument("greeting: at most 64 characters");
+    auto at = json.find("\"limit\"");
+    if (at == std::string::npos) return;
+    at = json.find(':', at);
+    auto value = at == std::string::npos ? std::string() : json.substr(at + 1, 24);
+    long limit = 0;
+    try {
+      limit = std::stol(value);
+    } catch (...) {
+      throw std::invalid_argument("limit: must be a number");
+    }
+    if (limit <= 0) throw std::invalid_argument("limit: must be positive");
+  }
+
   void start() override {
     greeting_ = json_string(host().config_json(), "greeting");
     data_dir_ = host().data_dir();
@@ -209,6 +238,19 @@ class Hello : public mesh::sdk::Plugin {
            c.reply(0, "published " + std::to_string(n) + " events on " + topic + " (seq " +
                           std::to_string(first) + ".." + std::to_string(last) + ")\n");
          });
+    verb("hello-say", "hello-say TOPIC PAYLOAD: publish one event (test plugin)",
+         [this](const mesh::sdk::CliRequest& c) {
+           if (c.args().size() != 2)
+             return void(c.reply(2, "usage: mesh hello-say TOPIC PAYLOAD\n"));
+           uint64_t seq = 0;
+           std::string err;
+           int32_t rc =
+               host().publish(std::string(c.args()[0]), std::string(c.args()[1]), &seq, &err);
+           if (rc != MESH_OK)
+             return void(
+                 c.reply(1, "publish failed (code " + std::to_string(rc) + "): " + err + "\n"));
+           c.reply(0, "published seq " + std::to_string(seq) + "\n");
+         });
     verb("hello-seen", "print the events the test plugin has seen", [this](const auto& c) {
       std::string out;
       if (FILE* f = std::fopen((data_dir_ + "/seen.log").c_str(), "rb")) {
@@ -254,6 +296,17 @@ class Hello : public mesh::sdk::Plugin {
            uint64_t call = c.call_id();
            spawn([this, addr, pin, path, call] { peer_get(call, addr, pin, path); });
          });
+    // ---- ABI 1.3 ----
+    verb("hello-status", "hello-status JSON [TEXT [HTML]]: status_set (test plugin)",
+         [this](const mesh::sdk::CliRequest& c) {
+           if (c.args().empty() || c.args().size() > 3)
+             return void(c.reply(2, "usage: mesh hello-status JSON [TEXT [HTML]]\n"));
+           auto arg = [&](size_t i) { return i < c.args().size() ? c.args()[i] : ""; };
+           int32_t rc = host().status_set(arg(0), arg(1), arg(2));
+           c.reply(rc == MESH_OK ? 0 : 1, std::to_string(rc) + "\n");
+         });
+    verb("hello-repos", "print repos_dir (test plugin)",
+         [this](const mesh::sdk::CliRequest& c) { c.reply(0, host().repos_dir() + "\n"); });
     verb("hello-beat", "hello-beat JSON: set this plugin's heartbeat value (test plugin)",
          [this](const mesh::sdk::CliRequest& c) {
            if (c.args().size() != 1) return void(c.reply(2, "usage: mesh hello-beat JSON\n"));
@@ -263,9 +316,13 @@ class Hello : public mesh::sdk::Plugin {
 
     try {
       subscribe("seen", "test.hello", [this](const mesh::sdk::Event& e) { return seen(e); });
+      subscribe("local", "local", [this](const mesh::sdk::Event& e) {
+        return append("local.log", std::string(e.topic()) + " " + std::string(e.payload()) +
+                                       (e.ephemeral() ? " ephemeral" : " stored") + "\n");
+      });
     } catch (const mesh::sdk::Error& e) {
       if (e.code() != MESH_E_UNSUPPORTED) throw;
-      host().warn("no events on this host; subscription 'seen' skipped");
+      host().warn("no events on this host; subscriptions 'seen' and 'local' skipped");
     }
     host().info("test-hello started");
   }
@@ -341,15 +398,23 @@ class Hello : public mesh::sdk::Plugin {
         if (ch >= '0' && ch <= '9') ms = ms * 10 + unsigned(ch - '0');
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     }
-    if (e.payload().substr(0, 5) == "retry" && ::access((data_dir_ + "/refuse").c_str(), F_OK) == 0)
+    if (e.payload().substr(0, 5) == "retry" &&
+        ::access((data_dir_ + "/refuse").c_str(), F_OK) == 0) {
+      append("refused.log", std::string(e.payload()) + "\n");
       return false;
+    }
     std::string line = std::string(e.origin()) + " " + std::to_string(e.seq()) + " ";
     for (char ch : e.payload()) line += ch == '\n' ? ' ' : ch;
     line += '\n';
+    return append("seen.log", line);
+  }
+
+  // Appends to <data_dir>/<file>, fsync'd; false (the event is retried) if that fails.
+  bool append(const std::string& file, const std::string& line) {
     std::lock_guard<std::mutex> lock(seen_mu_);
     int fd =
-        ::open((data_dir_ + "/seen.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0) return false;  // retried later
+        ::open((data_dir_ + "/" + file).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
     bool ok = write_all(fd, line) && ::fsync(fd) == 0;
     ::close(fd);
     return ok;

@@ -7,14 +7,15 @@
 #if defined(__x86_64__) && defined(__LP64__)
 MESH_C_ASSERT(str_size, sizeof(mesh_str) == 16);
 MESH_C_ASSERT(header_size, sizeof(mesh_http_header) == 32);
-MESH_C_ASSERT(request_size, sizeof(mesh_http_request) == 136);
+MESH_C_ASSERT(request_size, sizeof(mesh_http_request) == 152);
+MESH_C_ASSERT(request_params, offsetof(mesh_http_request, params) == 136);
 MESH_C_ASSERT(request_tls, offsetof(mesh_http_request, tls) == 128);
 MESH_C_ASSERT(response_size, sizeof(mesh_http_response) == 40);
 MESH_C_ASSERT(cli_size, sizeof(mesh_cli_request) == 32);
 MESH_C_ASSERT(event_size, sizeof(mesh_event) == 80);
 MESH_C_ASSERT(event_seq, offsetof(mesh_event, seq) == 24);
 MESH_C_ASSERT(event_payload, offsetof(mesh_event, payload) == 64);
-MESH_C_ASSERT(host_size, sizeof(mesh_host) == 224);
+MESH_C_ASSERT(host_size, sizeof(mesh_host) == 344);
 MESH_C_ASSERT(host_cli_chunk, offsetof(mesh_host, cli_chunk) == 96);
 MESH_C_ASSERT(host_publish, offsetof(mesh_host, publish) == 104);
 MESH_C_ASSERT(host_self_json, offsetof(mesh_host, self_json) == 136);
@@ -28,8 +29,53 @@ MESH_C_ASSERT(host_peer_read, offsetof(mesh_host, peer_read) == 192);
 MESH_C_ASSERT(host_peer_write, offsetof(mesh_host, peer_write) == 200);
 MESH_C_ASSERT(host_peer_close, offsetof(mesh_host, peer_close) == 208);
 MESH_C_ASSERT(host_heartbeat_set, offsetof(mesh_host, heartbeat_set) == 216);
-MESH_C_ASSERT(descriptor_size, sizeof(mesh_plugin_descriptor) == 64);
+MESH_C_ASSERT(host_repos_dir, offsetof(mesh_host, repos_dir) == 224);
+MESH_C_ASSERT(host_ui_render, offsetof(mesh_host, ui_render) == 240);
+MESH_C_ASSERT(host_sse_publish, offsetof(mesh_host, sse_publish) == 280);
+MESH_C_ASSERT(host_runner_register, offsetof(mesh_host, runner_register) == 288);
+MESH_C_ASSERT(host_job_cancel, offsetof(mesh_host, job_cancel) == 336);
+MESH_C_ASSERT(job_size, sizeof(mesh_job) == 184);
+MESH_C_ASSERT(runner_size, sizeof(mesh_runner) == 88);
+MESH_C_ASSERT(ui_page_size, sizeof(mesh_ui_page) == 88);
+MESH_C_ASSERT(status_size, sizeof(mesh_status) == 56);
+MESH_C_ASSERT(descriptor_size, sizeof(mesh_plugin_descriptor) == 72);
+MESH_C_ASSERT(descriptor_destroy, offsetof(mesh_plugin_descriptor, destroy) == 56);
+MESH_C_ASSERT(descriptor_check_config, offsetof(mesh_plugin_descriptor, check_config) == 64);
 #endif
+
+/* ABI 1.3: a settings check written in C, and a descriptor that offers it. */
+static int32_t check_settings(const char* json, size_t len, char* err, size_t err_cap) {
+  if (len == 2 && json[0] == '{' && json[1] == '}') return MESH_OK;
+  if (err && err_cap) err[0] = '\0';
+  return MESH_E_INVALID;
+}
+static int32_t c99_create(const mesh_host* host, void** instance, char* err, size_t err_cap) {
+  (void)host;
+  (void)err;
+  (void)err_cap;
+  *instance = NULL;
+  return MESH_OK;
+}
+static int32_t c99_start(void* instance, char* err, size_t err_cap) {
+  (void)instance;
+  (void)err;
+  (void)err_cap;
+  return MESH_OK;
+}
+static void c99_stop(void* instance) {
+  (void)instance;
+}
+const mesh_plugin_descriptor mesh_sdk_c99_descriptor;
+const mesh_plugin_descriptor mesh_sdk_c99_descriptor = {sizeof(mesh_plugin_descriptor),
+                                                        MESH_ABI_MAJOR,
+                                                        MESH_ABI_MINOR,
+                                                        "c99",
+                                                        "1.0.0",
+                                                        c99_create,
+                                                        c99_start,
+                                                        c99_stop,
+                                                        c99_stop,
+                                                        check_settings};
 
 /* A C plugin's handler shape, to make sure the typedefs are usable from C. */
 static void on_http(void* user, const mesh_http_request* request) {

@@ -283,6 +283,35 @@ TEST(SdkHelper, Descriptor) {
   EXPECT_STREQ(d->version, "1.2.3");
 }
 
+// A plugin class with the ABI 1.3 settings check (its own descriptor; the binary's entry
+// symbol belongs to Probe).
+class Checked : public mesh::sdk::Plugin {
+ public:
+  static void check_config(const std::string& json) {
+    if (json == "odd") throw 7;
+    if (json.find("\"limit\":-") != std::string::npos)
+      throw std::invalid_argument("limit: must be positive");
+  }
+};
+
+TEST(SdkHelper, CheckConfigIsDetectedAndBehindTheBarrier) {
+  const mesh_plugin_descriptor* d = mesh::sdk::detail::Glue<Checked>::descriptor("checked", "1");
+  ASSERT_TRUE(MESH_HAS_FIELD(d, mesh_plugin_descriptor, check_config));
+  ASSERT_NE(d->check_config, nullptr);
+  char err[MESH_ERR_CAP] = {0};
+  EXPECT_EQ(d->check_config("{}", 2, err, sizeof err), MESH_OK);
+  const std::string bad = R"({"limit":-1})";
+  EXPECT_EQ(d->check_config(bad.data(), bad.size(), err, sizeof err), MESH_E_INVALID);
+  EXPECT_STREQ(err, "limit: must be positive");
+  // Only len bytes count: the text is not NUL-terminated.
+  EXPECT_EQ(d->check_config(bad.data(), 2, err, sizeof err), MESH_OK);
+  EXPECT_EQ(d->check_config("odd", 3, err, sizeof err), MESH_E_INVALID);
+  EXPECT_STREQ(err, "check_config refused the settings (unknown exception)");
+  EXPECT_EQ(d->check_config(nullptr, 0, err, sizeof err), MESH_OK);
+  // A class without one offers none.
+  EXPECT_EQ(desc()->check_config, nullptr);
+}
+
 TEST(SdkHelper, RefusesSmallOrForeignHost) {
   FakeHost h;
   char err[MESH_ERR_CAP] = {0};
@@ -551,6 +580,66 @@ TEST(SdkHelper, OlderHostSaysUnsupported) {
   EXPECT_EQ(StreamerGlue::start(inst, err, sizeof err), MESH_E_UNSUPPORTED);
   EXPECT_NE(std::string(err).find("http_route2"), std::string::npos) << err;
   StreamerGlue::destroy(inst);
+}
+
+// ABI 1.3 core services through the wrappers: repos_dir, status_set and route captures.
+TEST(SdkHelper, CoreServicesAndParams) {
+  FakeHost h;
+  struct Seen {
+    std::string json, text, html;
+    uint32_t size = 0;
+    int calls = 0;
+  };
+  static Seen seen;
+  seen = Seen{};
+  h.table.repos_dir = [](void*, char* buf, size_t cap, size_t* needed) -> int32_t {
+    static const char d[] = "/home/u/.mesh/repos";
+    *needed = sizeof d - 1;
+    if (cap < sizeof d - 1) return MESH_E_LIMIT;
+    std::memcpy(buf, d, sizeof d - 1);
+    return MESH_OK;
+  };
+  h.table.status_set = [](void*, const mesh_status* s) -> int32_t {
+    seen.size = s->struct_size;
+    seen.json.assign(s->json.ptr ? s->json.ptr : "", s->json.len);
+    seen.text.assign(s->text.ptr ? s->text.ptr : "", s->text.len);
+    seen.html.assign(s->html.ptr ? s->html.ptr : "", s->html.len);
+    ++seen.calls;
+    return MESH_OK;
+  };
+  mesh::sdk::Host host(&h.table);
+  EXPECT_EQ(host.repos_dir(), "/home/u/.mesh/repos");
+  EXPECT_EQ(host.status_set(R"({"repos":[]})", "Repos\n  none\n", "<p>none</p>"), MESH_OK);
+  EXPECT_EQ(seen.size, sizeof(mesh_status));
+  EXPECT_EQ(seen.json, R"({"repos":[]})");
+  EXPECT_EQ(seen.text, "Repos\n  none\n");
+  EXPECT_EQ(seen.html, "<p>none</p>");
+  EXPECT_EQ(host.status_set(""), MESH_OK);
+  EXPECT_EQ(seen.calls, 2);
+  EXPECT_EQ(seen.text, "");
+
+  // A host of ABI 1.2 has neither.
+  FakeHost old;
+  old.table.struct_size = offsetof(mesh_host, repos_dir);
+  mesh::sdk::Host old_host(&old.table);
+  EXPECT_THROW(old_host.repos_dir(), mesh::sdk::Error);
+  EXPECT_EQ(old_host.status_set("{}"), MESH_E_UNSUPPORTED);
+
+  // Captures of a pattern route; none on a request from a host that fills none.
+  mesh_http_header params[2] = {
+      {mesh::sdk::view(std::string_view("repo")), mesh::sdk::view(std::string_view("my app"))},
+      {mesh::sdk::view(std::string_view("run")), mesh::sdk::view(std::string_view("42"))}};
+  mesh_http_request r{};
+  r.struct_size = sizeof r;
+  mesh::sdk::HttpRequest req(host, &r);
+  EXPECT_EQ(req.param("repo"), "");
+  r.params = params;
+  r.param_count = 2;
+  EXPECT_EQ(req.param("repo"), "my app");
+  EXPECT_EQ(req.param("run"), "42");
+  EXPECT_EQ(req.param("ru"), "");
+  r.struct_size = offsetof(mesh_http_request, params);  // a 1.2 request: the fields are not there
+  EXPECT_EQ(req.param("repo"), "");
 }
 
 }  // namespace

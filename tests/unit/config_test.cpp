@@ -285,3 +285,155 @@ TEST(Config, DiscoveryTable) {
   EXPECT_NE(bad.error().message.find("mesh.toml:2:"), std::string::npos);
   EXPECT_FALSE(parse("[discovery]\nportt = 1\n", "mesh.toml"));
 }
+
+TEST(Config, PluginExecutorAndStopDeadline) {
+  auto r = parse("", "mesh.toml");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->plugins.executor_threads, 2u);
+  EXPECT_EQ(r->plugins.stop_timeout_ms, 35'000u);
+  r = parse("[plugins]\nexecutor_threads = 16\nstop_timeout_ms = 100\n", "mesh.toml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->plugins.executor_threads, 16u);
+  EXPECT_EQ(r->plugins.stop_timeout_ms, 100u);
+  EXPECT_CONTAINS(parse_error("[plugins]\nexecutor_threads = 0\n"),
+                  "mesh.toml:2: plugins.executor_threads: 0 is out of range (1 .. 16)");
+  EXPECT_CONTAINS(parse_error("[plugins]\nexecutor_threads = 17\n"), "out of range");
+  EXPECT_CONTAINS(parse_error("[plugins]\nstop_timeout_ms = 99\n"), "out of range");
+}
+
+// Plugin settings keep their lines, so a plugin's refusal can point at the line it is about.
+TEST(Config, PluginSettingLinesLocateRefusals) {
+  auto r = parse(R"([plugins]
+enabled = ["replication"]
+
+[plugins.replication]
+push_wait_ms = 100
+max_push_bytes = -1
+
+[plugins.replication.limits]
+repos = 3
+
+[plugins.ci]
+)",
+                 "/home/u/.mesh/mesh.toml");
+  ASSERT_TRUE(r) << r.error().message;
+  const auto& p = r->plugins;
+  EXPECT_EQ(p.source, "/home/u/.mesh/mesh.toml");
+  EXPECT_EQ(p.setting_lines.at("replication").at("push_wait_ms"), 5u);
+  EXPECT_EQ(p.setting_lines.at("replication").at("max_push_bytes"), 6u);
+  EXPECT_EQ(p.setting_lines.at("replication").at("limits.repos"), 9u);
+  EXPECT_EQ(p.locate("replication", "max_push_bytes: must be positive"),
+            "/home/u/.mesh/mesh.toml:6: [plugins.replication] max_push_bytes: must be positive");
+  EXPECT_EQ(p.locate("replication", "limits.repos: at most 2"),
+            "/home/u/.mesh/mesh.toml:9: [plugins.replication] limits.repos: at most 2");
+  // A message that names no setting of the table points at the table itself.
+  EXPECT_EQ(p.locate("ci", "token: is required"),
+            "/home/u/.mesh/mesh.toml:11: [plugins.ci] token: is required");
+  auto replication_table = p.setting_lines.at("replication").at("");
+  EXPECT_EQ(p.locate("replication", "the settings are inconsistent"),
+            "/home/u/.mesh/mesh.toml:" + std::to_string(replication_table) +
+                ": [plugins.replication] the settings are inconsistent");
+  // A plugin without a table: the file, no line.
+  EXPECT_EQ(p.locate("issues", "board: is required"),
+            "/home/u/.mesh/mesh.toml: [plugins.issues] board: is required");
+}
+
+// [runner]: off by default (a fresh node runs nobody's jobs), every key validated with its line.
+TEST(Config, RunnerTable) {
+  auto d = parse("", "mesh.toml");
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->runner.enabled);
+  EXPECT_EQ(d->runner.max_concurrent_jobs, 2u);
+  EXPECT_EQ(d->runner.job_log_max_bytes, 4u << 20);
+  // The shipped mesh.toml says the same.
+  auto shipped = parse(default_toml("x"), "mesh.toml");
+  ASSERT_TRUE(shipped) << shipped.error().message;
+  EXPECT_FALSE(shipped->runner.enabled);
+  EXPECT_EQ(shipped->runner.max_concurrent_jobs, 2u);
+
+  auto r = parse(R"([runner]
+enabled = true
+modes = ["shell", "docker"]
+labels = ["linux", "x86_64", "big.box"]
+max_concurrent_jobs = 8
+env_passthrough = ["HTTP_PROXY", "no_proxy"]
+job_log_max_bytes = 65536
+)",
+                 "mesh.toml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->runner.enabled);
+  EXPECT_EQ(r->runner.modes, (std::vector<std::string>{"shell", "docker"}));
+  EXPECT_EQ(r->runner.labels, (std::vector<std::string>{"linux", "x86_64", "big.box"}));
+  EXPECT_EQ(r->runner.max_concurrent_jobs, 8u);
+  EXPECT_EQ(r->runner.env_passthrough, (std::vector<std::string>{"HTTP_PROXY", "no_proxy"}));
+  EXPECT_EQ(r->runner.job_log_max_bytes, 65536u);
+
+  EXPECT_CONTAINS(parse_error("[runner]\nenabled = 1\n"), "mesh.toml:2: runner.enabled: expected");
+  EXPECT_CONTAINS(parse_error("[runner]\nmodes = [\"shell\",\n \"Shell\"]\n"),
+                  "mesh.toml:3: runner.modes: \"Shell\" is not a mode");
+  EXPECT_CONTAINS(parse_error("[runner]\nmodes = [\"shell\", \"shell\"]\n"), "twice");
+  EXPECT_CONTAINS(parse_error("[runner]\nlabels = [\"a b\"]\n"), "runner.labels: \"a b\" is not");
+  EXPECT_CONTAINS(parse_error("[runner]\nenv_passthrough = [\"1X\"]\n"),
+                  "runner.env_passthrough: \"1X\" is not a variable name");
+  EXPECT_CONTAINS(parse_error("[runner]\nmax_concurrent_jobs = 0\n"), "out of range (1 .. 64)");
+  EXPECT_CONTAINS(parse_error("[runner]\njob_log_max_bytes = 100\n"), "out of range");
+  EXPECT_CONTAINS(parse_error("[runner]\n\nslots = 3\n"),
+                  "mesh.toml:3: unknown key \"runner.slots\"");
+}
+
+// [gossip]: the per-member limits, defaults as the shipped file says, every key validated with
+// its line.
+TEST(Config, GossipTable) {
+  auto d = parse("", "mesh.toml");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->gossip.max_events_per_minute, 1200u);
+  EXPECT_EQ(d->gossip.event_burst, 10'000u);
+  EXPECT_EQ(d->gossip.max_feed_bytes_per_day, std::uint64_t{512} << 20);
+  EXPECT_EQ(d->gossip.max_live_per_minute, 1800u);
+  EXPECT_EQ(d->gossip.max_sync_per_minute, 60u);
+  auto shipped = parse(default_toml("x"), "mesh.toml");
+  ASSERT_TRUE(shipped) << shipped.error().message;
+  EXPECT_EQ(shipped->gossip.max_events_per_minute, d->gossip.max_events_per_minute);
+  EXPECT_EQ(shipped->gossip.event_burst, d->gossip.event_burst);
+  EXPECT_EQ(shipped->gossip.max_feed_bytes_per_day, d->gossip.max_feed_bytes_per_day);
+  EXPECT_EQ(shipped->gossip.max_live_per_minute, d->gossip.max_live_per_minute);
+  EXPECT_EQ(shipped->gossip.max_sync_per_minute, d->gossip.max_sync_per_minute);
+
+  auto r = parse(R"([gossip]
+max_events_per_minute = 600
+event_burst = 200
+max_feed_bytes_per_day = 1048576
+max_live_per_minute = 30
+max_sync_per_minute = 5
+)",
+                 "mesh.toml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->gossip.max_events_per_minute, 600u);
+  EXPECT_EQ(r->gossip.event_burst, 200u);
+  EXPECT_EQ(r->gossip.max_feed_bytes_per_day, 1u << 20);
+  EXPECT_EQ(r->gossip.max_live_per_minute, 30u);
+  EXPECT_EQ(r->gossip.max_sync_per_minute, 5u);
+
+  EXPECT_CONTAINS(parse_error("[gossip]\n\nmax_events_per_minute = 0\n"),
+                  "mesh.toml:3: gossip.max_events_per_minute: 0 is out of range (1 .. 1000000)");
+  EXPECT_CONTAINS(parse_error("[gossip]\nevent_burst = \"lots\"\n"),
+                  "mesh.toml:2: gossip.event_burst: expected an integer");
+  EXPECT_CONTAINS(parse_error("[gossip]\nmax_feed_bytes_per_day = -1\n"),
+                  "mesh.toml:2: gossip.max_feed_bytes_per_day: -1 is out of range");
+  EXPECT_CONTAINS(parse_error("[gossip]\nmax_live_per_minute = 1000001\n"), "out of range");
+  EXPECT_CONTAINS(parse_error("[gossip]\nmax_sync_per_minute = 0\n"), "out of range");
+  EXPECT_CONTAINS(parse_error("[gossip]\nmax_events = 5\n"),
+                  "mesh.toml:2: unknown key \"gossip.max_events\"");
+  EXPECT_CONTAINS(parse_error("gossip = 3\n"), "mesh.toml:1: gossip: expected a table");
+}
+
+// toml++ 3.3.0 asserts a precondition on these in a debug build (found by fuzz_config_load;
+// upstream tomlplusplus PR #301); the library the daemon links reports a normal error.
+TEST(Config, MalformedTableHeadersAreErrorsWithTheirLine) {
+  for (const char* text : {"[# x]\n", "[[[1]]]\n", "[[=\n", "a = 1\n[ # x]\n"}) {
+    auto r = parse(text, "mesh.toml");
+    ASSERT_FALSE(r) << text;
+    EXPECT_TRUE(r.error().message.starts_with("mesh.toml:")) << r.error().message;
+    EXPECT_NE(r.error().message.find("key"), std::string::npos) << r.error().message;
+  }
+}

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "mesh/discovery/discovery.hpp"
+#include "mesh/discovery/send_plan.hpp"
 
 using namespace mesh;
 using namespace mesh::discovery;
@@ -302,4 +303,64 @@ TEST_F(DiscoveryNet, OneFamilyFailingDoesNotStopTheOther) {
     return a.nearby(b.id.public_key()).has_value() && b.nearby(a.id.public_key()).has_value();
   }));
   EXPECT_EQ(a.nearby(b.id.public_key())->address, "127.0.0.1:" + std::to_string(b.tcp_port));
+}
+
+// Beacons tell the truth: their source is where receivers will dial, so a node sends only
+// from addresses it listens on.
+TEST(SendPlan, ALoopbackListenSendsOnlyFromItsAddressAndOnlyIpv4) {
+  Options o;  // default targets: broadcast and both multicast groups
+  auto plan = plan_sending("127.0.0.1:7979", o, {});
+  EXPECT_EQ(plan.bind, "127.0.0.1");
+  EXPECT_EQ(plan.multicast_if, "127.0.0.1");
+  EXPECT_EQ(plan.targets, (std::vector<std::string>{"255.255.255.255", kMulticastGroupV4}));
+  EXPECT_FALSE(plan.notes.empty()) << "the dropped IPv6 group is logged";
+  // "localhost" is how the listener names 127.0.0.1.
+  EXPECT_EQ(plan_sending("localhost:7979", o, {}).bind, "127.0.0.1");
+}
+
+TEST(SendPlan, ASpecificAddressOverridesAnotherMulticastInterface) {
+  Options o;
+  o.multicast_if = "10.0.0.5";
+  auto plan = plan_sending("192.168.1.20:7979", o, {});
+  EXPECT_EQ(plan.bind, "192.168.1.20");
+  EXPECT_EQ(plan.multicast_if, "192.168.1.20");
+}
+
+TEST(SendPlan, WildcardsKeepTheRoutingTableButNotAForeignFamily) {
+  Options o;
+  auto v4 = plan_sending("0.0.0.0:7979", o, {});
+  EXPECT_TRUE(v4.bind.empty());
+  EXPECT_EQ(v4.targets, (std::vector<std::string>{"255.255.255.255", kMulticastGroupV4}));
+  auto dual = plan_sending("[::]:7979", o, {});
+  EXPECT_TRUE(dual.bind.empty());
+  EXPECT_EQ(dual.targets.size(), 3u);
+  EXPECT_TRUE(plan_sending("", o, {}).bind.empty());
+}
+
+TEST(SendPlan, AnIpv6ListenSendsIpv6OnItsInterface) {
+  Options o;
+  auto plan = plan_sending("[fd00::20]:7979", o, {{"192.168.1.20", "eth0"}, {"fd00::20", "eth0"}});
+  EXPECT_EQ(plan.bind, "fd00::20");
+  EXPECT_EQ(plan.multicast_if6, "eth0");
+  EXPECT_EQ(plan.targets, std::vector<std::string>{kMulticastGroupV6});
+}
+
+// On the wire: a node listening on 127.0.0.2 is seen at 127.0.0.2, not at the address the
+// routing table would pick for an unbound socket (127.0.0.1 on lo; the LAN address on a real
+// network). All of it stays on loopback.
+TEST_F(DiscoveryNet, ASpecificListenAddressIsTheSourceReceiversSee) {
+  for (const char* target : {"127.255.255.255", kMulticastGroupV4}) {
+    SCOPED_TRACE(target);
+    auto port = free_udp_port();
+    auto& sender = add(port, {target}, [](Options& o) { o.listen = "127.0.0.2:40100"; });
+    auto& receiver = add(port, {target});
+    ASSERT_TRUE(sender.d && receiver.d);
+    ASSERT_TRUE(eventually([&] { return receiver.nearby(sender.id.public_key()).has_value(); }));
+    EXPECT_EQ(receiver.nearby(sender.id.public_key())->address,
+              "127.0.0.2:" + std::to_string(sender.tcp_port));
+    // The receiver, bound to nothing in particular, is seen at the routing table's pick.
+    ASSERT_TRUE(eventually([&] { return sender.nearby(receiver.id.public_key()).has_value(); }));
+    EXPECT_EQ(sender.nearby(receiver.id.public_key())->address,
+              "127.0.0.1:" + std::to_string(receiver.tcp_port));
+  }
 }

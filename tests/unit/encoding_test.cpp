@@ -40,3 +40,27 @@ TEST(Encoding, Base32RoundTripAndRejects) {
   EXPECT_FALSE(from_base32("mzxw6ytbo1"));
   EXPECT_FALSE(from_base32("mzxw6ytboj"));  // non-zero padding bits
 }
+
+TEST(Encoding, HexRefusesAnythingButHexDigits) {
+  EXPECT_FALSE(from_hex("0g"));
+  EXPECT_FALSE(from_hex("00 1"));
+  EXPECT_FALSE(from_hex("0x00"));
+  EXPECT_EQ(from_hex(""), Bytes{});
+  EXPECT_EQ(to_hex({}), "");
+  Bytes all(256);
+  for (int i = 0; i < 256; ++i) all[i] = static_cast<std::uint8_t>(i);
+  EXPECT_EQ(from_hex(to_hex(all)), all);
+}
+
+TEST(Encoding, StandardBase64HasPaddingAndTheStandardAlphabet) {
+  EXPECT_EQ(to_base64(as_bytes("")), "");
+  EXPECT_EQ(to_base64(as_bytes("f")), "Zg==");
+  EXPECT_EQ(to_base64(as_bytes("foob")), "Zm9vYg==");
+  EXPECT_EQ(to_base64(as_bytes("fooba")), "Zm9vYmE=");
+  Bytes high{0xfb, 0xff, 0xfe};
+  EXPECT_EQ(to_base64(high), "+//+");
+  EXPECT_EQ(to_base64url(high), "-__-");
+  EXPECT_EQ(from_base64url("-__-"), high);
+  EXPECT_FALSE(from_base64url("+//+"));  // the standard alphabet is not base64url
+  EXPECT_FALSE(from_base64url("Zg=="));  // no padding in base64url
+}

@@ -1,224 +1,6 @@
 // In-process engines joined by in-memory links: every LinkSend appends to one queue that pump()
 // drains into the receiving engine's on_message, so runs are deterministic and never recurse.
-#include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <chrono>
-#include <deque>
-#include <filesystem>
-#include <map>
-#include <mutex>
-#include <set>
-#include <thread>
-
-#include "mesh/gossip/engine.hpp"
-#include "mesh/gossip/link_protocol.hpp"
-
-using namespace mesh;
-using namespace mesh::gossip;
-using mesh::identity::Identity;
-namespace fs = std::filesystem;
-using namespace std::chrono_literals;
-
-namespace {
-
-std::atomic<std::uint64_t> g_now{1'700'000'000'000};
-
-struct TempRoot {
-  fs::path path;
-  TempRoot() {
-    static int n = 0;
-    path = fs::temp_directory_path() /
-           ("mesh-engine-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempRoot() { fs::remove_all(path); }
-};
-
-struct Net;
-
-// Records what a subscriber got, for checks from the test thread.
-struct Inbox {
-  std::mutex mu;
-  std::vector<Event> events;
-  std::size_t size() {
-    std::lock_guard l(mu);
-    return events.size();
-  }
-  std::vector<Event> all() {
-    std::lock_guard l(mu);
-    return events;
-  }
-  Engine::Handler handler() {
-    return [this](const Event& e) {
-      std::lock_guard l(mu);
-      events.push_back(e);
-      return true;
-    };
-  }
-};
-
-struct Node {
-  std::string name;
-  Identity id = Identity::generate();
-  TempRoot root;
-  std::unique_ptr<Engine> engine;
-
-  explicit Node(std::string n) : name(std::move(n)) { open(); }
-  const PublicKey& key() const { return id.public_key(); }
-  void open() {
-    EngineOptions o;
-    o.root = root.path;
-    o.self = &id;
-    o.self_name = name;
-    o.now_ms = [] { return g_now.load(); };
-    auto e = Engine::open(std::move(o));
-    ASSERT_TRUE(e) << e.error().message;
-    engine = std::move(*e);
-  }
-  Event publish(std::string_view topic, std::string_view payload) {
-    auto e = engine->publish(topic, as_bytes(payload));
-    EXPECT_TRUE(e) << e.error().message;
-    return e ? *e : Event{};
-  }
-  void admit(const Node& who) {
-    RosterOp op;
-    op.kind = RosterOp::Kind::admit;
-    op.key = who.key();
-    op.name = who.name;
-    auto e = engine->publish(kRosterTopic, encode_roster_op(op));
-    EXPECT_TRUE(e) << e.error().message;
-  }
-  void remove(const Node& who) {
-    RosterOp op;
-    op.kind = RosterOp::Kind::remove;
-    op.key = who.key();
-    auto e = engine->publish(kRosterTopic, encode_roster_op(op));
-    EXPECT_TRUE(e) << e.error().message;
-  }
-  std::uint64_t rejected(const std::string& reason) {
-    auto r = engine->rejected();
-    auto it = r.find(reason);
-    return it == r.end() ? 0 : it->second;
-  }
-};
-
-struct Net {
-  struct Msg {
-    PublicKey from, to;
-    std::string data;
-  };
-  std::mutex mu;
-  std::deque<Msg> queue;
-  std::map<PublicKey, Node*> nodes;
-  std::set<std::pair<PublicKey, PublicKey>> links;
-  // Per directed link: how many more sends succeed (absent = unlimited).
-  std::map<std::pair<PublicKey, PublicKey>, int> credit;
-
-  void add(Node& n) { nodes[n.key()] = &n; }
-
-  LinkSend sender(const PublicKey& from, const PublicKey& to) {
-    return [this, from, to](std::string m) {
-      std::lock_guard l(mu);
-      if (!links.count({from, to})) return false;
-      if (auto c = credit.find({from, to}); c != credit.end()) {
-        if (c->second <= 0) return false;
-        --c->second;
-      }
-      EXPECT_LE(m.size(), kMaxLinkMessage);
-      queue.push_back({from, to, std::move(m)});
-      return true;
-    };
-  }
-  void connect(Node& a, Node& b) {
-    {
-      std::lock_guard l(mu);
-      links.insert({a.key(), b.key()});
-      links.insert({b.key(), a.key()});
-    }
-    a.engine->link_up(b.key(), sender(a.key(), b.key()));
-    b.engine->link_up(a.key(), sender(b.key(), a.key()));
-  }
-  void disconnect(Node& a, Node& b) {
-    {
-      std::lock_guard l(mu);
-      links.erase({a.key(), b.key()});
-      links.erase({b.key(), a.key()});
-    }
-    a.engine->link_down(b.key());
-    b.engine->link_down(a.key());
-  }
-  // Delivers queued messages until quiet. Messages on a link cut meanwhile are lost, like TCP.
-  std::size_t pump(std::size_t max = 100'000) {
-    std::size_t n = 0;
-    for (; n < max; ++n) {
-      Msg m;
-      {
-        std::lock_guard l(mu);
-        if (queue.empty()) break;
-        m = std::move(queue.front());
-        queue.pop_front();
-        if (!links.count({m.from, m.to})) continue;
-      }
-      auto it = nodes.find(m.to);
-      if (it != nodes.end() && it->second->engine) it->second->engine->on_message(m.from, m.data);
-    }
-    EXPECT_LT(n, max) << "the network never went quiet";
-    return n;
-  }
-};
-
-template <typename F>
-bool eventually(F f, std::chrono::milliseconds limit = 5s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return f();
-}
-
-std::set<PublicKey> member_keys(const Node& n) {
-  std::set<PublicKey> out;
-  for (const auto& m : n.engine->roster().members()) out.insert(m.key);
-  return out;
-}
-
-// A, B and C as the join flow builds them: A admits B and B admits its inviter A; B admits C
-// and C admits B. All links up while it happens, so admits race the events they unlock.
-struct Team {
-  Net net;
-  Node a{"alice"}, b{"bob"}, c{"carol"};
-  explicit Team(bool full_mesh = true) {
-    net.add(a);
-    net.add(b);
-    net.add(c);
-    net.connect(a, b);
-    net.connect(b, c);
-    if (full_mesh) net.connect(a, c);
-    net.pump();
-    a.admit(b);
-    net.pump();
-    b.admit(a);
-    net.pump();
-    b.admit(c);
-    net.pump();
-    c.admit(b);
-    net.pump();
-  }
-  std::set<PublicKey> all() const { return {a.key(), b.key(), c.key()}; }
-};
-
-std::string events_msg(const std::vector<Bytes>& raw) {
-  return encode_link(EventsMsg{raw});
-}
-std::string events_msg(const Event& e) {
-  return events_msg(std::vector<Bytes>{encode(e)});
-}
-
-}  // namespace
+#include "gossip_engine_fixture.hpp"
 
 TEST(GossipEngine, EphemeralTopics) {
   EXPECT_TRUE(is_ephemeral_topic("heartbeat"));
@@ -269,15 +51,25 @@ TEST(GossipEngine, CatchUpDeliversExactlyOnceAcrossRestart) {
   for (int i = 0; i < 100; ++i) t.a.publish("ci", "run " + std::to_string(i));
   t.a.publish("refs", "not for this subscriber");
   t.net.pump();
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(inbox.size(), 0u);
+  // A sentinel of C's own, handled by the same subscription: once it is there, whatever C had
+  // has been offered, and none of A's events was.
+  t.c.publish("ci", "c-sentinel");
+  ASSERT_TRUE(eventually([&] { return inbox.has("c-sentinel"); }));
+  EXPECT_EQ(inbox.payloads(), std::vector<std::string>{"c-sentinel"});
 
   t.net.connect(t.a, t.c);
   t.net.pump();
-  ASSERT_TRUE(eventually([&] { return inbox.size() >= 100; }));
-  std::this_thread::sleep_for(100ms);
-  auto got = inbox.all();
-  ASSERT_EQ(got.size(), 100u);
+  ASSERT_TRUE(eventually([&] { return inbox.size() >= 101; }));
+  // A's own sentinel after its 100 events: once it arrived, a repeat of any of them would have.
+  t.a.publish("ci", "a-sentinel");
+  t.net.pump();
+  ASSERT_TRUE(eventually([&] { return inbox.has("a-sentinel"); }));
+  std::vector<Event> got;
+  for (const auto& e : inbox.all())
+    if (e.origin == t.a.key()) got.push_back(e);
+  ASSERT_EQ(got.size(), 101u);
+  EXPECT_EQ(std::string(got.back().payload.begin(), got.back().payload.end()), "a-sentinel");
+  got.pop_back();
   for (std::size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i].origin, t.a.key());
     EXPECT_EQ(std::string(got[i].payload.begin(), got[i].payload.end()),
@@ -293,14 +85,16 @@ TEST(GossipEngine, CatchUpDeliversExactlyOnceAcrossRestart) {
   t.c.open();
   Inbox again;
   ASSERT_TRUE(t.c.engine->subscribe("test-sub", "ci", again.handler()));
-  std::this_thread::sleep_for(150ms);
-  EXPECT_EQ(again.size(), 0u);
+  t.c.publish("ci", "restart-sentinel");
+  ASSERT_TRUE(eventually([&] { return again.has("restart-sentinel"); }));
+  EXPECT_EQ(again.payloads(), std::vector<std::string>{"restart-sentinel"});
   t.net.connect(t.a, t.c);
   t.a.publish("ci", "after restart");
+  t.a.publish("ci", "last-sentinel");
   t.net.pump();
-  ASSERT_TRUE(eventually([&] { return again.size() >= 1; }));
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(again.size(), 1u);
+  ASSERT_TRUE(eventually([&] { return again.has("last-sentinel"); }));
+  EXPECT_EQ(again.payloads(),
+            (std::vector<std::string>{"restart-sentinel", "after restart", "last-sentinel"}));
 }
 
 TEST(GossipEngine, LineTopologyRelays) {
@@ -316,13 +110,16 @@ TEST(GossipEngine, LineTopologyRelays) {
   Inbox live;
   ASSERT_TRUE(t.c.engine->subscribe("live", "ci.live", live.handler()));
   t.a.publish("ci.live", "chunk");
+  t.a.publish("ci.live", "live-sentinel");  // same origin, same path: it comes after any copy
   t.net.pump();
-  EXPECT_TRUE(eventually([&] { return live.size() == 1; }));
-  std::this_thread::sleep_for(50ms);
-  EXPECT_EQ(live.size(), 1u);
-  // "ci" matches "ci.live" too: the stored-topic subscriber got the chunk live as well, once.
-  EXPECT_TRUE(eventually([&] { return inbox.size() == 6; }));
-  EXPECT_EQ(inbox.all().back().topic, "ci.live");
+  ASSERT_TRUE(eventually([&] { return live.has("live-sentinel"); }));
+  EXPECT_EQ(live.payloads(), (std::vector<std::string>{"chunk", "live-sentinel"}));
+  // "ci" matches "ci.live" too: the stored-topic subscriber got the chunks live as well, once.
+  ASSERT_TRUE(eventually([&] { return inbox.has("live-sentinel"); }));
+  auto all = inbox.all();
+  ASSERT_EQ(all.size(), 7u);
+  EXPECT_EQ(all[5].topic, "ci.live");
+  EXPECT_EQ(inbox.payloads()[5], "chunk");
 }
 
 TEST(GossipEngine, RejectionsAreCountedAndNothingStored) {
@@ -408,10 +205,14 @@ TEST(GossipEngine, RejectionsAreCountedAndNothingStored) {
                  encode_link(LiveMsg{encode(*sign_event(x, 9, 1, g_now, "presence", {}))}));
   EXPECT_EQ(b.rejected("not_member"), s0 + 2);
 
-  std::this_thread::sleep_for(100ms);
+  // A valid event after all of them: once it is delivered, the refused ones would have been.
+  Event sentinel = sign(seq + 2, g_now, "sentinel");
+  eng.on_message(a.key(), events_msg(sentinel));
+  ASSERT_TRUE(eventually([&] { return inbox.has("sentinel"); }));
   auto got = inbox.all();
-  ASSERT_EQ(got.size(), 1u);  // only `good`
+  ASSERT_EQ(got.size(), 2u);  // only `good`, then the sentinel
   EXPECT_EQ(got[0], good);
+  EXPECT_EQ(got[1], sentinel);
 }
 
 TEST(GossipEngine, RemovedMemberIsRejected) {
@@ -432,8 +233,10 @@ TEST(GossipEngine, RemovedMemberIsRejected) {
   t.c.publish("t", "after");
   t.net.pump();
   EXPECT_GT(t.b.rejected("not_member"), n0);
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(inbox.size(), 1u);
+  t.a.publish("t", "sentinel");  // a member's, after C's: once it is there, C's would be
+  t.net.pump();
+  ASSERT_TRUE(eventually([&] { return inbox.has("sentinel"); }));
+  EXPECT_EQ(inbox.payloads(), (std::vector<std::string>{"before", "sentinel"}));
   // The removed node's later roster ops count for nothing either.
   Node d("dave");
   t.net.add(d);
@@ -484,13 +287,13 @@ TEST(GossipEngine, BackpressureLosesNothing) {
   for (int i = 0; i < 20; ++i) a.publish("blob", payload);
   net.pump();
   EXPECT_EQ(inbox.size(), 0u);
-  // Two messages per round: several rounds (ticks) complete the transfer.
+  // Two messages per round: several rounds (ticks) complete the transfer. (The inbox may lag
+  // behind what was pumped; then the loop runs more rounds than needed, which costs nothing.)
   int rounds = 0;
   for (; rounds < 50 && inbox.size() < 20; ++rounds) {
     net.credit[{a.key(), b.key()}] = 2;
     a.engine->tick();
     net.pump();
-    std::this_thread::sleep_for(5ms);
   }
   EXPECT_TRUE(eventually([&] { return inbox.size() == 20; }));
   EXPECT_GT(rounds, 2);
@@ -558,4 +361,109 @@ TEST(GossipEngine, LinkReplacedDuringARoundStillDelivers) {
     net.pump();
     return inbox.size() == 3;
   }));
+}
+
+// local.* topics reach this node's subscribers only: never stored, never sent to a link, and a
+// peer's event on one is refused whichever way it comes.
+TEST(GossipEngine, LocalTopicsStayOnTheirNode) {
+  EXPECT_TRUE(is_local_topic("local"));
+  EXPECT_TRUE(is_local_topic("local.sync"));
+  EXPECT_FALSE(is_local_topic("locale"));
+  EXPECT_FALSE(is_local_topic("ci.local"));
+  EXPECT_TRUE(is_ephemeral_topic("local.sync"));  // never stored
+
+  Net net;
+  Node a("alice"), b("bob");
+  net.add(a);
+  net.add(b);
+  net.connect(a, b);
+  a.admit(b);
+  b.admit(a);
+  net.pump();
+  Inbox a_local, b_all;
+  ASSERT_TRUE(a.engine->subscribe("loc", "local", a_local.handler()));
+  ASSERT_TRUE(b.engine->subscribe("all", "*", b_all.handler()));
+
+  Event before = a.publish("t", "stored-1");
+  Event local = a.publish("local.sync", R"({"repo":null})");
+  net.pump();
+  ASSERT_TRUE(eventually([&] { return a_local.size() == 1; }));
+  EXPECT_EQ(a_local.all()[0].topic, "local.sync");
+  // Not stored: the next stored event follows the previous one directly.
+  Event after = a.publish("t", "stored-2");
+  EXPECT_EQ(after.seq, before.seq + 1);
+  net.pump();
+  // B saw both stored events (the sentinel) and nothing of the local one.
+  ASSERT_TRUE(eventually([&] { return b_all.has("stored-2"); }));
+  for (const auto& e : b_all.all()) EXPECT_FALSE(is_local_topic(e.topic)) << e.topic;
+
+  // B (a member) forges local events for A: as a live event and as a stored one.
+  auto m0 = a.rejected("malformed");
+  auto forged_live = sign_event(b.id, 9'000'000, 1, g_now, "local.sync", as_bytes("forged"));
+  ASSERT_TRUE(forged_live);
+  a.engine->on_message(b.key(), encode_link(LiveMsg{encode(*forged_live)}));
+  auto forged_stored = sign_event(b.id, 1'000, 1, g_now, "local.sync", as_bytes("forged"));
+  ASSERT_TRUE(forged_stored);
+  a.engine->on_message(b.key(), events_msg(*forged_stored));
+  EXPECT_EQ(a.rejected("malformed"), m0 + 2);
+  // A local sentinel of A's own comes after them on the same subscription.
+  a.publish("local.sentinel", "");
+  ASSERT_TRUE(eventually([&] { return a_local.size() == 2; }));
+  EXPECT_EQ(a_local.all()[1].topic, "local.sentinel");
+  EXPECT_EQ(a_local.all()[0], local);
+}
+
+// A clean stop says goodbye: members count the node down at once (also through a relay), an
+// older heartbeat that arrives afterwards does not bring it back, and its next heartbeat (the
+// node started again) does.
+TEST(GossipEngine, GoodbyeMarksANodeDownAtOnceAndItsNextHeartbeatRevivesIt) {
+  Team t(/*full_mesh=*/false);  // A - B - C
+  g_now += 60'000;
+  auto find = [](Node& n, const PublicKey& k) {
+    for (auto& p : n.engine->peers()) {
+      if (p.member.key == k) return p;
+    }
+    return PeerState{};
+  };
+  EXPECT_TRUE(is_ephemeral_topic(kGoodbyeTopic));
+  std::string late;
+  t.a.engine->tick();
+  t.net.pump();
+  EXPECT_TRUE(find(t.b, t.a.key()).up);
+  g_now += 5'000;
+  t.a.engine->tick();
+  // Capture A's heartbeat on its way to B, to replay it after the goodbye.
+  {
+    std::lock_guard l(t.net.mu);
+    for (const auto& m : t.net.queue) {
+      if (m.from == t.a.key() && m.to == t.b.key() && !m.data.empty() &&
+          m.data[0] == static_cast<char>(LinkType::live)) {
+        late = m.data;
+      }
+    }
+  }
+  ASSERT_FALSE(late.empty());
+  t.net.pump();
+  EXPECT_TRUE(find(t.c, t.a.key()).up);
+  EXPECT_TRUE(find(t.b, t.a.key()).up);
+
+  t.a.engine->goodbye();
+  t.net.pump();
+  for (Node* n : {&t.b, &t.c}) {
+    auto p = find(*n, t.a.key());
+    EXPECT_FALSE(p.up) << n->name;
+    EXPECT_TRUE(p.left) << n->name;
+  }
+  // The older heartbeat, replayed on the B-A link and relayed: A stays down everywhere.
+  t.b.engine->on_message(t.a.key(), late);
+  t.net.pump();
+  EXPECT_FALSE(find(t.b, t.a.key()).up);
+  EXPECT_FALSE(find(t.c, t.a.key()).up);
+  // A new heartbeat (a later live seq) revives it.
+  g_now += 5'000;
+  t.a.engine->tick();
+  t.net.pump();
+  EXPECT_TRUE(find(t.b, t.a.key()).up);
+  EXPECT_TRUE(find(t.c, t.a.key()).up);
+  EXPECT_FALSE(find(t.c, t.a.key()).left);
 }

@@ -175,3 +175,154 @@ TEST(HttpRouter, StreamRoutesAreFoundWithTheirStreamHandler) {
   EXPECT_TRUE(m->stream);
   EXPECT_FALSE(m->handler);
 }
+
+namespace {
+
+// The params of the route that matched, as "name=value;" pairs, or the miss.
+std::string params(const Router& router, std::string_view method, std::string_view path) {
+  auto found = router.find(method, path);
+  if (auto* miss = std::get_if<Router::Miss>(&found)) {
+    return *miss == Router::Miss::not_found            ? "404"
+           : *miss == Router::Miss::method_not_allowed ? "405"
+                                                       : "400";
+  }
+  std::string out;
+  for (const auto& [k, v] : std::get<Router::Match>(found).params) out += k + "=" + v + ";";
+  return out;
+}
+
+}  // namespace
+
+TEST(HttpRouterPatterns, CapturesMatchWholeNonEmptySegmentsExactly) {
+  Router r;
+  r.add("GET", "/repos/{repo}/ci/{run}", {}, named("run"));
+  EXPECT_EQ(which(r, "GET", "/repos/app/ci/42"), "run");
+  EXPECT_EQ(params(r, "GET", "/repos/app/ci/42"), "repo=app;run=42;");
+  // Exact, not a prefix: one segment more or less does not match.
+  EXPECT_EQ(which(r, "GET", "/repos/app/ci/42/log"), "404");
+  EXPECT_EQ(which(r, "GET", "/repos/app/ci"), "404");
+  // A capture needs a non-empty segment, and literals must match as received.
+  EXPECT_EQ(which(r, "GET", "/repos//ci/42"), "404");
+  EXPECT_EQ(which(r, "GET", "/repos/app/cix/42"), "404");
+  EXPECT_EQ(which(r, "GET", "/repos/app/%63i/42"), "404");
+  EXPECT_EQ(which(r, "POST", "/repos/app/ci/42"), "405");
+}
+
+TEST(HttpRouterPatterns, TailCapturesTheRestOfThePath) {
+  Router r;
+  r.add("GET", "/files/{repo}/{path...}", {}, named("file"));
+  EXPECT_EQ(params(r, "GET", "/files/app/src/main.cpp"), "repo=app;path=src/main.cpp;");
+  EXPECT_EQ(params(r, "GET", "/files/app/README"), "repo=app;path=README;");
+  EXPECT_EQ(params(r, "GET", "/files/app/dir/"), "repo=app;path=dir/;");
+  // One or more segments: nothing after the repo is not a match.
+  EXPECT_EQ(which(r, "GET", "/files/app"), "404");
+  EXPECT_EQ(which(r, "GET", "/files/app/"), "404");
+}
+
+TEST(HttpRouterPatterns, CapturesArePercentDecoded) {
+  Router r;
+  r.add("GET", "/repos/{repo}", {}, named("repo"));
+  r.add("GET", "/raw/{path...}", {}, named("raw"));
+  // %2F inside a capture is data, not a separator: it still matches one segment.
+  EXPECT_EQ(params(r, "GET", "/repos/a%2Fb"), "repo=a/b;");
+  EXPECT_EQ(params(r, "GET", "/repos/caf%C3%A9%20x"), "repo=café x;");
+  EXPECT_EQ(params(r, "GET", "/repos/a+b"), "repo=a+b;");  // '+' is a space in forms only
+  EXPECT_EQ(params(r, "GET", "/raw/a%2Fb/c"), "path=a/b/c;");
+  // Bad escapes and a decoded NUL are a bad request, not a guess.
+  EXPECT_EQ(params(r, "GET", "/repos/%zz"), "400");
+  EXPECT_EQ(params(r, "GET", "/repos/a%4"), "400");
+  EXPECT_EQ(params(r, "GET", "/repos/a%00b"), "400");
+  EXPECT_EQ(params(r, "GET", "/raw/x/%G1"), "400");
+}
+
+TEST(HttpRouterPatterns, LiteralBeatsCaptureBeatsTailBeatsPrefix) {
+  Router r;
+  r.add("GET", "/", {}, named("catch-all"));
+  r.add("GET", "/repos", {}, named("repos-prefix"));
+  r.add("GET", "/repos/{repo}/{rest...}", {}, named("tail"));
+  r.add("GET", "/repos/{repo}/{tab}", {}, named("tab"));
+  r.add("GET", "/repos/{repo}/ci", {}, named("ci"));
+  r.add("GET", "/repos/{repo}/ci/{run}", {}, named("run"));
+  r.add("GET", "/repos/special/ci", {}, named("special-ci"));
+  EXPECT_EQ(which(r, "GET", "/repos/app/ci"), "ci");              // literal beats capture
+  EXPECT_EQ(which(r, "GET", "/repos/special/ci"), "special-ci");  // ... at the first difference
+  EXPECT_EQ(which(r, "GET", "/repos/app/issues"), "tab");         // capture beats tail
+  EXPECT_EQ(which(r, "GET", "/repos/app/ci/7"), "run");
+  EXPECT_EQ(which(r, "GET", "/repos/app/a/b/c"), "tail");  // tail beats what a prefix covers
+  EXPECT_EQ(which(r, "GET", "/repos/app"), "repos-prefix");
+  EXPECT_EQ(which(r, "GET", "/repos"), "repos-prefix");
+  EXPECT_EQ(which(r, "GET", "/other"), "catch-all");
+  // A longer literal prefix still beats a pattern that captures where it has a literal.
+  r.add("GET", "/repos/app", {}, named("app-prefix"));
+  EXPECT_EQ(which(r, "GET", "/repos/app/issues"), "app-prefix");
+  EXPECT_EQ(which(r, "GET", "/repos/other/issues"), "tab");
+}
+
+TEST(HttpRouterPatterns, MethodStillSelectsAmongMatchingRoutes) {
+  Router r;
+  r.add("GET", "/repos", {}, named("ui"));
+  r.add("POST", "/repos/{repo}/ci/{run}/cancel", {}, named("cancel"));
+  r.add("*", "/repos/{repo}/hooks", {}, named("any"));
+  EXPECT_EQ(which(r, "POST", "/repos/a/ci/1/cancel"), "cancel");
+  EXPECT_EQ(which(r, "GET", "/repos/a/ci/1/cancel"), "ui");  // the prefix route serves GET
+  EXPECT_EQ(which(r, "DELETE", "/repos/a/ci/1/cancel"), "405");
+  EXPECT_EQ(which(r, "PUT", "/repos/a/hooks"), "any");
+}
+
+TEST(HttpRouterPatterns, SameShapeConflictsAndNamesTheOwner) {
+  Router r;
+  RouteOptions ci;
+  ci.owner = "plugin ci";
+  RouteId id = 0;
+  ASSERT_TRUE(r.try_add("GET", "/repos/{repo}/ci/{run}", ci, named("ci"), &id));
+  RouteOptions other;
+  other.owner = "plugin other";
+  RouteError err;
+  EXPECT_FALSE(r.try_add("GET", "/repos/{name}/ci/{id}", other, named("x"), nullptr, &err));
+  EXPECT_EQ(err.kind, RouteError::Kind::conflict);
+  EXPECT_EQ(err.owner, "plugin ci");
+  EXPECT_NE(err.message.find("plugin ci"), std::string::npos) << err.message;
+  EXPECT_EQ(r.conflicting_owner("GET", "/repos/{a}/ci/{b}", other), "plugin ci");
+  EXPECT_FALSE(r.try_add_stream(
+      "GET", "/repos/{r}/ci/{n}", other, [](Request&&, std::shared_ptr<Exchange>) {}, nullptr,
+      &err));
+  EXPECT_EQ(err.owner, "plugin ci");
+  // Another method, another literal, or capture versus tail: no conflict.
+  EXPECT_TRUE(r.try_add("POST", "/repos/{repo}/ci/{run}", other, named("p"), nullptr));
+  EXPECT_TRUE(r.try_add("GET", "/repos/{repo}/cd/{run}", other, named("cd"), nullptr));
+  EXPECT_TRUE(r.try_add("GET", "/repos/{repo}/ci/{run...}", other, named("t"), nullptr));
+  EXPECT_FALSE(r.conflicting_owner("GET", "/repos/{repo}/issues", other));
+  // Plain paths: the same path conflicts (a trailing '/' is the same path), exact and prefix
+  // routes of one path do not.
+  ASSERT_TRUE(r.try_add("GET", "/status", {}, named("s"), nullptr));
+  EXPECT_FALSE(r.try_add("GET", "/status/", other, named("s2"), nullptr, &err));
+  EXPECT_EQ(err.owner, "core");
+  RouteOptions exact;
+  exact.exact = true;
+  EXPECT_TRUE(r.try_add("GET", "/status", exact, named("s3"), nullptr));
+  // Once removed, the shape is free again.
+  r.remove(id);
+  EXPECT_TRUE(r.try_add("GET", "/repos/{name}/ci/{id}", other, named("x"), nullptr));
+  EXPECT_EQ(which(r, "GET", "/repos/a/ci/1"), "x");
+}
+
+TEST(HttpRouterPatterns, InvalidPatternsAreRefused) {
+  Router r;
+  for (const char* bad : {"/repos/x{repo}", "/repos/{repo", "/repos/{}", "/a/{rest...}/b",
+                          "/a/{1x}", "/a/{x}/{x}", "/a/{x-y}", "repos/{x}", "/a/{x}}"}) {
+    RouteError err;
+    EXPECT_FALSE(r.try_add("GET", bad, {}, named("bad"), nullptr, &err)) << bad;
+    EXPECT_EQ(err.kind, RouteError::Kind::invalid) << bad;
+    EXPECT_FALSE(err.message.empty()) << bad;
+    EXPECT_EQ(r.add("GET", bad, {}, named("bad")), 0u) << bad;
+  }
+  EXPECT_EQ(which(r, "GET", "/repos/x"), "404");
+}
+
+TEST(HttpRouterPatterns, AddReplacesTheSameShape) {
+  Router r;
+  r.add("GET", "/repos/{repo}", {}, named("one"));
+  r.add("GET", "/repos/{name}", {}, named("two"));
+  EXPECT_EQ(which(r, "GET", "/repos/x"), "two");
+  EXPECT_EQ(params(r, "GET", "/repos/x"), "name=x;");
+}

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 #include "http_test_util.hpp"
 #include "mesh/http/server.hpp"
 #include "mesh/identity/identity.hpp"
+#include "mesh/identity/local_tls.hpp"
 
 extern char** environ;
 
@@ -35,14 +37,31 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Polls until pred() holds (a deadline, not a timing assertion).
+template <class F>
+bool eventually_true(F pred) {
+  for (int i = 0; i < 400; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return pred();
+}
+
 // A raw client socket with a receive timeout, so a server that fails to disconnect makes the
 // test fail instead of hang.
 class RawClient {
  public:
-  explicit RawClient(std::uint16_t port) {
+  // `source`: the local address to connect from (any of 127/8 works on Linux).
+  explicit RawClient(std::uint16_t port, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{20, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (source) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &local.sin_addr);
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -51,6 +70,13 @@ class RawClient {
   }
   ~RawClient() { ::close(fd_); }
   bool connected() const { return connected_; }
+  // True if the server closed the connection; false if it is still open after `ms`.
+  bool closed_within(int ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return false;
+    char c;
+    return ::recv(fd_, &c, 1, MSG_PEEK) <= 0;
+  }
   bool send(std::string_view data) {
     while (!data.empty()) {
       ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
@@ -134,6 +160,9 @@ class HttpServerTest : public ::testing::Test {
     opts.listen = config::HostPort{host, 0};
     opts.limits = limits;
     opts.tls = *tls;
+    opts.local_tls = local_tls_;
+    opts.capacity = capacity_;
+    opts.csrf_token = csrf_token_;
     opts.is_member = [this](const identity::PublicKey& k) {
       std::lock_guard lock(mu_);
       return members_.count(k) > 0;
@@ -150,6 +179,8 @@ class HttpServerTest : public ::testing::Test {
   }
   std::string http(std::string_view path) const { return url("http", path); }
   std::string https(std::string_view path) const { return url("https", path); }
+  std::string port() const { return std::to_string(server_->port()); }
+  std::string self_origin() const { return "http://localhost:" + port(); }
   std::vector<std::string> as_member() const {
     return {"-k", "--cert", (dir_ / "member.crt").string(), "--key",
             (dir_ / "member.key").string()};
@@ -190,6 +221,9 @@ class HttpServerTest : public ::testing::Test {
   std::vector<Request> seen_;
   std::shared_ptr<Router> router_;
   std::unique_ptr<Server> server_;
+  std::string csrf_token_;
+  std::optional<identity::TlsMaterial> local_tls_;
+  CapacityLimits capacity_;
 };
 
 TEST_F(HttpServerTest, PlainGet) {
@@ -250,6 +284,58 @@ TEST_F(HttpServerTest, TlsGetServesTheIdentityKey) {
   ASSERT_EQ(s.size(), 2u);
   EXPECT_TRUE(s[0].tls);
   EXPECT_FALSE(s[0].peer.has_value());
+}
+
+TEST_F(HttpServerTest, LocalClientsAlsoGetTls12AndAP256Certificate) {
+  add_recorder("GET", "/");
+  auto local = identity::load_or_create_local_tls(dir_, "server");
+  ASSERT_TRUE(local) << local.error().message;
+  local_tls_ = *local;
+  auto node = server_id_.tls_material("server");
+  ASSERT_TRUE(node);
+  ASSERT_TRUE(identity::write_local_ca(dir_, node->cert_pem, local->cert_pem));
+  const std::string ca = identity::local_ca_path(dir_).string();
+  start();
+  const std::string port = std::to_string(server_->port());
+  // Verified (not -k) against the CA file, by name and by address, TLS 1.3 and 1.2.
+  for (const std::string host : {"localhost", "127.0.0.1"}) {
+    EXPECT_EQ(curl({"--cacert", ca, "https://" + host + ":" + port + "/x"}).status, 200) << host;
+    EXPECT_EQ(
+        curl({"--cacert", ca, "--tls-max", "1.2", "https://" + host + ":" + port + "/x"}).status,
+        200)
+        << host;
+  }
+  // A client that knows neither TLS 1.3 nor Ed25519 (as mbedTLS 2.28) gets the P-256
+  // certificate and verifies it.
+  auto ecdsa = run({"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-tls1_2", "-sigalgs",
+                    "ECDSA+SHA256", "-CAfile", ca, "-verify_return_error", "-verify_hostname",
+                    "localhost", "-servername", "localhost"});
+  EXPECT_EQ(ecdsa.exit, 0) << ecdsa.out;
+  EXPECT_NE(ecdsa.out.find("Peer signature type: ECDSA"), std::string::npos) << ecdsa.out;
+  EXPECT_NE(ecdsa.out.find("Verify return code: 0 (ok)"), std::string::npos) << ecdsa.out;
+  // One that can verify Ed25519 gets the node certificate, the identity.
+  auto pinned = curl({"-k", "--pinnedpubkey", server_id_.public_key().spki_pin(), https("/x")});
+  EXPECT_EQ(pinned.status, 200);
+  // A different certificate at the same address fails verification.
+  auto other = identity::Identity::generate().tls_material("other");
+  ASSERT_TRUE(other);
+  write_file(dir_ / "other.pem", other->cert_pem);
+  auto wrong = curl({"--cacert", (dir_ / "other.pem").string(), https("/x")});
+  EXPECT_NE(wrong.exit, 0);
+  EXPECT_EQ(wrong.status, 0);
+  // Members stay on TLS 1.3: a client certificate over TLS 1.2 is refused.
+  auto args = as_member();
+  args.insert(args.end(), {"--tls-max", "1.2", https("/x")});
+  auto old = curl(args);
+  EXPECT_NE(old.exit, 0);
+  EXPECT_EQ(old.status, 0);
+  args = as_member();
+  args.push_back(https("/x"));
+  EXPECT_EQ(curl(args).status, 200);
+  auto s = seen();
+  ASSERT_FALSE(s.empty());
+  ASSERT_TRUE(s.back().peer.has_value());
+  EXPECT_EQ(*s.back().peer, member_.public_key());
 }
 
 TEST_F(HttpServerTest, MemberCertificateSetsPeer) {
@@ -323,6 +409,26 @@ TEST_F(HttpServerTest, NotFoundAndMethodNotAllowed) {
   EXPECT_EQ(curl({"--path-as-is", http("/only-get/../secret")}).status, 400);
 }
 
+TEST_F(HttpServerTest, PatternRouteCapturesReachTheHandlerDecoded) {
+  add_recorder("GET", "/repos/{repo}/ci/{run}");
+  start();
+  auto r = curl({http("/repos/a%2Fb/ci/7?x=1")});
+  EXPECT_EQ(r.status, 200);
+  auto s = seen();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].path, "/repos/a%2Fb/ci/7");  // the path stays as received
+  ASSERT_EQ(s[0].params.size(), 2u);
+  EXPECT_EQ(s[0].params[0], (std::pair<std::string, std::string>{"repo", "a/b"}));
+  EXPECT_EQ(s[0].params[1], (std::pair<std::string, std::string>{"run", "7"}));
+  EXPECT_EQ(s[0].param("run"), "7");
+  // A bad escape in a capture is a 400 and never reaches the handler.
+  auto bad = curl({http("/repos/%zz/ci/7")});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body, "malformed percent-escape in the path\n");
+  EXPECT_EQ(curl({http("/repos/a/ci/7/more")}).status, 404);  // exact, not a prefix
+  EXPECT_EQ(seen().size(), 1u);
+}
+
 TEST_F(HttpServerTest, HeadIsGetWithoutBody) {
   add_text("GET", "/page", "hello");
   start();
@@ -330,6 +436,10 @@ TEST_F(HttpServerTest, HeadIsGetWithoutBody) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("Content-Length: 5\r\n"), std::string::npos);
   EXPECT_EQ(r.body.find("hello"), std::string::npos);
+  // HEAD reads: it needs no CSRF token on a UI route, even when answered by the GET route.
+  add_text("GET", "/ui", "page", RouteOptions{.access = Access::local});
+  EXPECT_EQ(curl({"-I", http("/ui")}).status, 200);
+  EXPECT_EQ(curl({"-I", "-H", "Origin: http://evil.example", http("/ui")}).status, 200);
 }
 
 TEST_F(HttpServerTest, BodyOverTheRouteLimitIs413BeforeTheHandler) {
@@ -379,7 +489,8 @@ TEST_F(HttpServerTest, OversizedHeaderIsRefused) {
   start(limits);
   RawClient c(server_->port());
   ASSERT_TRUE(c.connected());
-  std::string req = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+  std::string req =
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
   c.send(req);
   bool closed = false;
   auto out = c.read_all(&closed);
@@ -430,16 +541,22 @@ TEST_F(HttpServerTest, ResponderOutlivingTheConnectionIsHarmless) {
     cv.notify_all();
   });
   start();
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   {
-    RawClient c(server_->port());
-    c.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     std::unique_lock lock(m);
-    cv.wait(lock, [&] { return kept.has_value(); });
-  }  // the client goes away while the handler holds the responder
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return kept.has_value(); }));
+  }
+  // stop() drops the request still in its handler: the client sees the connection close with
+  // no response at all.
   server_->stop();
+  bool closed = false;
+  EXPECT_EQ(c.read_all(&closed), "");
+  EXPECT_TRUE(closed);
   for (auto& t : io_threads_) t.join();
   io_threads_.clear();
-  (*kept)(Response::text(200, "too late"));  // dropped silently
+  (*kept)(Response::text(200, "too late"));  // dropped silently, after the server is gone
+  (*kept)(Response::text(200, "twice"));
   kept.reset();
 }
 
@@ -470,7 +587,7 @@ TEST_F(HttpServerTest, SlowHeaderIsDisconnected) {
   start(limits);
   RawClient c(server_->port());
   ASSERT_TRUE(c.connected());
-  c.send("GET / HTTP/1.1\r\nHost: x\r\n");  // ...and never the blank line
+  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n");  // ...and never the blank line
   bool closed = false;
   auto out = c.read_all(&closed);
   EXPECT_TRUE(closed) << "the server kept a slowloris connection open";
@@ -493,7 +610,7 @@ TEST_F(HttpServerTest, SlowBodyIsDisconnected) {
   limits.body_timeout_ms = 200;
   start(limits);
   RawClient c(server_->port());
-  c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly a little");
+  c.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nonly a little");
   bool closed = false;
   c.read_all(&closed);
   EXPECT_TRUE(closed);
@@ -506,7 +623,7 @@ TEST_F(HttpServerTest, IdleKeepAliveIsDisconnected) {
   limits.idle_timeout_ms = 200;
   start(limits);
   RawClient c(server_->port());
-  c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   auto first = c.read_response();
   EXPECT_TRUE(first.starts_with("HTTP/1.1 200")) << first;
   bool closed = false;
@@ -563,27 +680,189 @@ TEST_F(HttpServerTest, OpenRouteIsReachableWithoutCertificate) {
   EXPECT_EQ(stranger.status, 0);
 }
 
+TEST_F(HttpServerTest, LoopbackClientsNeedAHostNamingThisMachine) {
+  add_recorder("GET", "/ui", RouteOptions{.access = Access::local});  // the web UI
+  add_recorder("GET", "/plugin/thing");                               // a plugin's member route
+  add_recorder("GET", "/");  // the git service's catch-all, as replication registers it
+  start();
+  const std::vector<std::string> paths = {"/ui", "/plugin/thing", "/app.git/info/refs"};
+  for (const auto& path : paths) {
+    // DNS rebinding: the page's own name reaches us in Host.
+    auto evil = curl({"-H", "Host: evil.example", http(path)});
+    EXPECT_EQ(evil.status, 421) << path;
+    EXPECT_NE(evil.body.find("Host header must name this machine"), std::string::npos) << path;
+    EXPECT_EQ(curl({"-k", "-H", "Host: evil.example:" + port(), https(path)}).status, 421) << path;
+  }
+  EXPECT_TRUE(seen().empty());
+  // Every loopback name and any port will do.
+  for (const char* host : {"localhost", "localhost:1", "127.0.0.1", "127.3.4.5:99", "[::1]:7979"}) {
+    EXPECT_EQ(curl({"-H", std::string("Host: ") + host, http("/ui")}).status, 200) << host;
+  }
+  // A member's certificate is its authentication: Host does not matter.
+  auto args = as_member();
+  args.insert(args.end(), {"-H", "Host: evil.example", https("/plugin/thing")});
+  EXPECT_EQ(curl(args).status, 200);
+}
+
+TEST_F(HttpServerTest, StateChangingRequestsFromLoopbackNeedNoOrSameOrigin) {
+  add_recorder("POST", "/app.git/git-upload-pack");
+  add_recorder("POST", "/plugin/thing");
+  start();
+  // git and curl send no Origin: allowed.
+  EXPECT_EQ(curl({"--data", "0000", http("/app.git/git-upload-pack")}).status, 200);
+  EXPECT_EQ(curl({"-H", "Origin: " + self_origin(), "--data", "x", http("/plugin/thing")}).status,
+            200);
+  // A page elsewhere posting here (cross-site form or fetch): refused before the handler.
+  for (const std::string origin :
+       {"http://evil.example", "null", "http://localhost:1", "https://127.0.0.1.evil.example"}) {
+    for (const std::string path : {"/app.git/git-upload-pack", "/plugin/thing"}) {
+      auto r = curl({"-H", "Origin: " + origin, "--data", "x", http(path)});
+      EXPECT_EQ(r.status, 403) << origin << " " << path;
+      EXPECT_NE(r.body.find("cross-origin"), std::string::npos) << r.body;
+    }
+  }
+  EXPECT_EQ(seen().size(), 2u);
+  // Reading with a foreign Origin is the browser's business (no CORS headers are sent).
+  add_text("GET", "/plugin/page", "p");
+  EXPECT_EQ(curl({"-H", "Origin: http://evil.example", http("/plugin/page")}).status, 200);
+}
+
+TEST_F(HttpServerTest, UiFormsNeedTheCsrfTokenAndASameOriginSource) {
+  csrf_token_ = "t0ken-for-the-ui";
+  add_recorder("POST", "/ui/issues/new", RouteOptions{.access = Access::local});
+  router_->try_add_stream(
+      "POST", "/ui/upload", RouteOptions{.access = Access::local},
+      [this](Request&& req, std::shared_ptr<Exchange> ex) {
+        std::lock_guard lock(mu_);
+        seen_.push_back(req);
+        // Exchange calls block: never on the I/O strand.
+        helpers_.emplace_back([ex] {
+          auto sent = ex->respond(Response::text(200, "streamed"));
+          EXPECT_TRUE(sent) << sent.error().message;
+        });
+      },
+      nullptr);
+  add_text("GET", "/ui", "page", RouteOptions{.access = Access::local});
+  start();
+  const std::string origin = "Origin: " + self_origin();
+  const std::string url = http("/ui/issues/new");
+  // No token: refused, and the handler never runs.
+  auto none = curl({"-H", origin, "--data", "title=x", url});
+  EXPECT_EQ(none.status, 403);
+  EXPECT_NE(none.body.find("CSRF"), std::string::npos) << none.body;
+  EXPECT_EQ(curl({"-H", origin, "-H", "X-Mesh-Csrf: wrong", "--data", "title=x", url}).status, 403);
+  EXPECT_EQ(curl({"-H", origin, "--data", "csrf=wrong&title=x", url}).status, 403);
+  EXPECT_TRUE(seen().empty());
+  // The token in the header or in the form, with a same-origin Origin (or Referer).
+  EXPECT_EQ(
+      curl({"-H", origin, "-H", "X-Mesh-Csrf: t0ken-for-the-ui", "--data", "title=x", url}).status,
+      200);
+  EXPECT_EQ(curl({"-H", origin, "--data", "title=x&csrf=t0ken-for-the-ui", url}).status, 200);
+  EXPECT_EQ(
+      curl({"-H", "Referer: " + self_origin() + "/ui", "--data", "csrf=t0ken-for-the-ui", url})
+          .status,
+      200);
+  EXPECT_EQ(seen().size(), 3u);
+  // The token without any same-origin Origin or Referer is not enough.
+  EXPECT_EQ(curl({"-H", "X-Mesh-Csrf: t0ken-for-the-ui", "--data", "x", url}).status, 403);
+  EXPECT_EQ(
+      curl({"-H", "Referer: http://evil.example/", "--data", "csrf=t0ken-for-the-ui", url}).status,
+      403);
+  // Streamed UI routes take the header.
+  EXPECT_EQ(curl({"-H", origin, "--data", "csrf=t0ken-for-the-ui", http("/ui/upload")}).status,
+            403);
+  EXPECT_EQ(
+      curl({"-H", origin, "-H", "X-Mesh-Csrf: t0ken-for-the-ui", "--data", "x", http("/ui/upload")})
+          .status,
+      200);
+  EXPECT_EQ(seen().size(), 4u);
+  // Reading a page needs nothing.
+  EXPECT_EQ(curl({http("/ui")}).status, 200);
+}
+
+TEST_F(HttpServerTest, UiFormsAreRefusedWithoutAConfiguredToken) {
+  add_recorder("POST", "/ui/x", RouteOptions{.access = Access::local});
+  start();
+  EXPECT_EQ(curl({"-H", "Origin: " + self_origin(), "-H", "X-Mesh-Csrf: ", "--data",
+                  "csrf=", http("/ui/x")})
+                .status,
+            403);
+  EXPECT_TRUE(seen().empty());
+}
+
 TEST_F(HttpServerTest, MaxConnectionsIsEnforced) {
   add_text("GET", "/", "ok");
   config::HttpConfig limits;
   limits.max_connections = 1;
   start(limits);
   RawClient a(server_->port());
-  a.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  a.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_TRUE(a.read_response().starts_with("HTTP/1.1 200"));  // a is in and kept alive
   RawClient b(server_->port());
-  b.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  b.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   bool closed = false;
   auto out = b.read_all(&closed);
   EXPECT_TRUE(closed);
   EXPECT_EQ(out.find("200"), std::string::npos);
 }
 
+TEST_F(HttpServerTest, OneAddressGetsAFewHalfOpenSlotsAndOthersStillGetIn) {
+  add_text("GET", "/", "ok");
+  config::HttpConfig limits;
+  limits.trust_loopback = false;  // so 127.0.0.x are strangers until they show a certificate
+  capacity_.per_source_half_open = 4;
+  capacity_.stranger_deadline = std::chrono::seconds(60);
+  start(limits);
+  std::vector<std::unique_ptr<RawClient>> flood;
+  for (int i = 0; i < 12; ++i) {
+    flood.push_back(std::make_unique<RawClient>(server_->port(), "127.0.0.2"));
+    ASSERT_TRUE(flood.back()->connected());
+  }
+  // Beyond the four half-open slots of that address, connections are closed at once.
+  for (int i = 4; i < 12; ++i) {
+    bool closed = false;
+    EXPECT_TRUE(flood[i]->read_all(&closed).empty());
+    EXPECT_TRUE(closed) << i;
+  }
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(flood[i]->closed_within(100)) << i;
+  // Another address, a member, gets in while the flood holds its slots.
+  auto args = as_member();
+  args.insert(args.end(), {"--interface", "127.0.0.3", https("/")});
+  auto member = curl(args);
+  EXPECT_EQ(member.status, 200);
+  EXPECT_EQ(member.body, "ok");
+  // Once the flood's sockets close, its address gets its slots back.
+  flood.clear();
+  EXPECT_TRUE(eventually_true([&] {
+    RawClient c(server_->port(), "127.0.0.2");
+    return c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") &&
+           c.read_response().starts_with("HTTP/1.1 403");  // a stranger: in, then refused
+  }));
+}
+
+TEST_F(HttpServerTest, AStrangerGetsAShortDeadlineForItsFirstRequest) {
+  add_text("GET", "/", "ok");
+  config::HttpConfig limits;
+  limits.trust_loopback = false;
+  limits.header_timeout_ms = 120'000;  // longer than the client waits: only the deadline helps
+  capacity_.stranger_deadline = std::chrono::milliseconds(300);
+  start(limits);
+  RawClient idle(server_->port(), "127.0.0.2");
+  ASSERT_TRUE(idle.connected());
+  bool closed = false;
+  idle.read_all(&closed);
+  EXPECT_TRUE(closed) << "an idle stranger kept its slot past the deadline";
+  // A member is held to the usual header timeout once its handshake is done.
+  auto args = as_member();
+  args.push_back(https("/"));
+  EXPECT_EQ(curl(args).status, 200);
+}
+
 TEST_F(HttpServerTest, StopClosesConnections) {
   add_text("GET", "/", "ok");
   start();
   RawClient a(server_->port());
-  a.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  a.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   EXPECT_TRUE(a.read_response().starts_with("HTTP/1.1 200"));
   server_->stop();
   bool closed = false;

@@ -376,7 +376,7 @@ TEST_F(HttpStreamTest, ReadAndWriteAreInFlightTogether) {
   start();
   RawClient c(server_->port());
   ASSERT_TRUE(c.connected());
-  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
   for (int i = 0; i < 20; ++i) {
     std::string piece = "ping " + std::to_string(i);
     ASSERT_TRUE(c.send(chunk(piece)));
@@ -447,7 +447,7 @@ TEST_F(HttpStreamTest, KeepAliveCarriesTwoStreamedRequests) {
   RawClient c(server_->port());
   ASSERT_TRUE(c.connected());
   for (const std::string body : {"first body", "second, longer body"}) {
-    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
                        std::to_string(body.size()) + "\r\n\r\n" + body));
     auto head = c.read_head();
     ASSERT_TRUE(head.starts_with("HTTP/1.1 200")) << head;
@@ -471,7 +471,7 @@ TEST_F(HttpStreamTest, UnreadBodyClosesTheConnectionAfterTheResponse) {
   });
   start();
   RawClient c(server_->port());
-  ASSERT_TRUE(c.send("POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nsome"));
+  ASSERT_TRUE(c.send("POST /early HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nsome"));
   auto head = c.read_head();
   EXPECT_TRUE(head.starts_with("HTTP/1.1 201")) << head;
   EXPECT_EQ(c.read_exactly(5), "made\n");
@@ -555,7 +555,7 @@ TEST_F(HttpStreamTest, BrokenOffResponseIsTruncated) {
   }
   // A raw client sees the connection end without the last chunk.
   RawClient c(server_->port());
-  ASSERT_TRUE(c.send("GET /fail HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(c.send("GET /fail HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   EXPECT_TRUE(c.read_head().starts_with("HTTP/1.1 200"));
   EXPECT_EQ(c.read_chunk(), std::optional<std::string>("partial data"));
   EXPECT_EQ(c.read_chunk(), std::nullopt);
@@ -584,7 +584,7 @@ TEST_F(HttpStreamTest, ClientVanishingMidBodyFailsTheRead) {
   start();  // body timeout 60 s: only the disconnect can end the read quickly
   {
     RawClient c(server_->port());
-    ASSERT_TRUE(c.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc"));
+    ASSERT_TRUE(c.send("POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\nabc"));
     ASSERT_TRUE(first.wait());
     std::this_thread::sleep_for(100ms);  // let the worker block in read()
   }
@@ -611,7 +611,7 @@ TEST_F(HttpStreamTest, SlowBodyTimesOutTheRead) {
   limits.body_timeout_ms = 300;
   start(limits);
   RawClient c(server_->port());
-  ASSERT_TRUE(c.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"));
+  ASSERT_TRUE(c.send("POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nabc"));
   bool closed = false;
   c.read_all(&closed);
   EXPECT_TRUE(closed);
@@ -635,7 +635,7 @@ TEST_F(HttpStreamTest, StopWakesABlockedReader) {
   });
   start();
   RawClient c(server_->port());
-  ASSERT_TRUE(c.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nabc"));
+  ASSERT_TRUE(c.send("POST /up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\nabc"));
   ASSERT_TRUE(first.wait());
   std::this_thread::sleep_for(200ms);
   server_->stop();
@@ -682,7 +682,7 @@ TEST_F(HttpStreamTest, OneReadAndOneWriteAtATime) {
   start();
   {
     RawClient c(server_->port());
-    ASSERT_TRUE(c.send("POST /busy HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"));
+    ASSERT_TRUE(c.send("POST /busy HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"));
     std::unique_lock lock(mu);
     ASSERT_TRUE(cv.wait_for(lock, kWait, [&] { return read_refused + write_refused == 2; }))
         << "refused reads " << read_refused << ", refused writes " << write_refused;
@@ -705,7 +705,7 @@ TEST_F(HttpStreamTest, ExpectContinueIsAnsweredBeforeTheBody) {
   start();
   RawClient c(server_->port());
   ASSERT_TRUE(c.send(
-      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+      "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
   auto cont = c.read_head();
   ASSERT_TRUE(cont.starts_with("HTTP/1.1 100 Continue")) << cont;
   ASSERT_TRUE(c.send("hello"));

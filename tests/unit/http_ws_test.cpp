@@ -98,7 +98,6 @@ class HttpWsTest : public ::testing::Test {
   }
 
   ~HttpWsTest() override {
-    test_hooks::set_ws_limits({});
     {
       std::lock_guard lock(mu_);
       server_links_.clear();
@@ -108,12 +107,13 @@ class HttpWsTest : public ::testing::Test {
     for (auto& t : threads_) t.join();
   }
 
-  void start(bool trust_loopback = true) {
+  void start(bool trust_loopback = true, WsLimits ws_limits = {}) {
     auto tls = server_id_.tls_material("server");
     ASSERT_TRUE(tls);
     ServerOptions opts;
     opts.listen = config::HostPort{"127.0.0.1", 0};
     opts.limits.trust_loopback = trust_loopback;
+    opts.ws_limits = ws_limits;
     opts.tls = *tls;
     opts.is_member = [this](const identity::PublicKey& k) {
       std::lock_guard lock(mu_);
@@ -237,9 +237,10 @@ TEST_F(HttpWsTest, MemberExchangesMessagesBothWays) {
 TEST_F(HttpWsTest, OversizedMessageFromThePeerClosesTheLink) {
   add_link_route("/mesh/link", false);
   start();
-  // Lets this process's dialled link send more than a receiver accepts.
-  test_hooks::set_ws_limits({.max_send_message = 2 * kMaxWsMessage});
-  auto link = dial(dial_options(member_));
+  // Lets the dialled link send more than a receiver accepts.
+  auto options = dial_options(member_);
+  options.limits.max_send_message = 2 * kMaxWsMessage;
+  auto link = dial(std::move(options));
   ASSERT_TRUE(link) << link.error().message;
   Inbox& client = client_inbox_;
   (*link)->start(client.on_message(), client.on_close());
@@ -252,6 +253,28 @@ TEST_F(HttpWsTest, OversizedMessageFromThePeerClosesTheLink) {
     EXPECT_NE(server_inbox_.closes[0].find("limit"), std::string::npos) << server_inbox_.closes[0];
   }
   EXPECT_FALSE((*link)->send("after"));
+}
+
+TEST_F(HttpWsTest, ServerLinksUseTheServersLimits) {
+  add_link_route("/mesh/link", false);
+  start(true, WsLimits{.max_send_message = 1000, .max_queue_bytes = kMaxWsQueueBytes});
+  auto link = dial(dial_options(member_));
+  ASSERT_TRUE(link) << link.error().message;
+  (*link)->start(client_inbox_.on_message(), client_inbox_.on_close());
+  std::shared_ptr<WsConnection> accepted;
+  for (int i = 0; i < 200 && !accepted; ++i) {
+    {
+      std::lock_guard lock(mu_);
+      if (!server_links_.empty()) accepted = server_links_.front();
+    }
+    if (!accepted) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(accepted);
+  EXPECT_FALSE(accepted->send(std::string(1001, 'x')));  // over this server's limit
+  EXPECT_TRUE(accepted->send(std::string(1000, 'y')));
+  ASSERT_TRUE(client_inbox_.wait_messages(1));
+  // The dialled side kept the default limit.
+  EXPECT_TRUE((*link)->send(std::string(1001, 'z')));
 }
 
 TEST_F(HttpWsTest, NonMemberCertificateCannotDial) {
@@ -306,7 +329,7 @@ TEST_F(HttpWsTest, PlainUpgradeWithoutCertificateIs403) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   std::string req =
-      "GET /mesh/link HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "GET /mesh/link HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
   std::string out;
@@ -369,8 +392,9 @@ TEST_F(HttpWsTest, LinkStaysOpenWhenTheHandlerDropsIt) {
 TEST_F(HttpWsTest, QueueCapRefusesWhenThePeerNeverReads) {
   add_link_route("/mesh/link", false, /*start_reading=*/false);
   start();
-  test_hooks::set_ws_limits({.max_queue_bytes = 1024 * 1024});
-  auto link = dial(dial_options(member_));
+  auto options = dial_options(member_);
+  options.limits.max_queue_bytes = 1024 * 1024;
+  auto link = dial(std::move(options));
   ASSERT_TRUE(link) << link.error().message;
   Inbox& client = client_inbox_;
   (*link)->start(client.on_message(), client.on_close());

@@ -39,7 +39,7 @@ class PluginManagerTest : public ::testing::Test {
     fs::create_directories(root_);
     io_thread_ = std::thread([this] { io_.run(); });
     manager_ = std::make_unique<Manager>(
-        HostServices{io_, router_, verbs_, root_ / "data", {fs::path(MESH_TEST_PLUGIN_DIR)}, 2});
+        HostServices{io_, router_, verbs_, root_ / "data", {}, {fs::path(MESH_TEST_PLUGIN_DIR)}});
   }
 
   void TearDown() override {
@@ -58,7 +58,10 @@ class PluginManagerTest : public ::testing::Test {
   PluginInfo info(const std::string& id) const {
     for (const auto& i : manager_->list())
       if (i.id == id) return i;
-    return PluginInfo{id, "", "", false, "absent", ""};
+    PluginInfo absent;
+    absent.id = id;
+    absent.state = "absent";
+    return absent;
   }
 
   // Starts a request through the router; the future resolves when it is answered.
@@ -151,7 +154,7 @@ TEST_F(PluginManagerTest, LoadsHelloAndServesRouteVerbAndTimer) {
   EXPECT_EQ(i.state, "running") << i.error;
   EXPECT_TRUE(i.enabled);
   EXPECT_EQ(i.version, "1.0.0");
-  EXPECT_EQ(i.abi, "1.2");
+  EXPECT_EQ(i.abi, "1.3");
   EXPECT_TRUE(fs::is_directory(root_ / "data" / "test-hello"));
   EXPECT_EQ(fs::status(root_ / "data" / "test-hello").permissions() & fs::perms::all,
             fs::perms::owner_all);
@@ -180,10 +183,55 @@ TEST_F(PluginManagerTest, LoadsHelloAndServesRouteVerbAndTimer) {
   }
   EXPECT_GE(ticks, 2u);
 
-  // Settings refresh on apply.
+  // Changed settings restart the plugin, so that it reads them; unchanged ones do not.
   cfg.settings["test-hello"] = R"({"greeting":"changed"})";
-  manager_->apply(cfg);
+  auto report = manager_->apply(cfg);
+  EXPECT_EQ(report.restarted, std::vector<std::string>{"test-hello"});
   EXPECT_EQ(info("test-hello").state, "running");
+  EXPECT_EQ(get("/hello").body, "hello from test-hello\nchanged\n");
+  EXPECT_TRUE(manager_->apply(cfg).restarted.empty());
+}
+
+// ABI 1.3 check_config: refused settings fail the load with the setting's line, and a reload
+// that any plugin refuses changes nothing.
+TEST_F(PluginManagerTest, CheckConfigGuardsLoadAndReload) {
+  auto cfg = enable({"test-hello"});
+  cfg.source = "/etc/mesh.toml";
+  cfg.settings["test-hello"] = R"({"limit":-1})";
+  cfg.setting_lines["test-hello"] = {{"", 7}, {"limit", 9}};
+  manager_->apply(cfg);
+  auto i = info("test-hello");
+  EXPECT_EQ(i.state, "failed");
+  EXPECT_EQ(i.error,
+            "plugin 'test-hello': settings refused: /etc/mesh.toml:9: [plugins.test-hello] limit: "
+            "must be positive");
+  EXPECT_TRUE(std::holds_alternative<http::Router::Miss>(router_->find("GET", "/hello")))
+      << "no instance was created";
+
+  cfg.settings["test-hello"] = R"({"greeting":"one","limit":3})";
+  manager_->apply(cfg);
+  ASSERT_EQ(info("test-hello").state, "running") << info("test-hello").error;
+
+  auto reload = [&](const config::PluginsConfig& c) {
+    std::promise<ApplyReport> p;
+    auto f = p.get_future();
+    manager_->reload(c, [&p](ApplyReport r) { p.set_value(std::move(r)); });
+    EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
+    return f.get();
+  };
+  auto bad = cfg;
+  bad.settings["test-hello"] = R"({"greeting":"two","limit":0})";
+  auto report = reload(bad);
+  EXPECT_EQ(report.refused, std::vector<std::string>{
+                                "/etc/mesh.toml:9: [plugins.test-hello] limit: must be positive"});
+  EXPECT_EQ(get("/hello").body, "hello from test-hello\none\n");  // not restarted
+
+  auto good = cfg;
+  good.settings["test-hello"] = R"({"greeting":"two"})";
+  report = reload(good);
+  EXPECT_TRUE(report.refused.empty());
+  EXPECT_EQ(report.restarted, std::vector<std::string>{"test-hello"});
+  EXPECT_EQ(get("/hello").body, "hello from test-hello\ntwo\n");
 }
 
 TEST_F(PluginManagerTest, DisableRemovesRoutesVerbsAndAnswersPendingCalls) {
@@ -227,9 +275,9 @@ TEST_F(PluginManagerTest, BrokenPluginsAreRefusedWithClearMessages) {
 
   const std::vector<std::pair<std::string, std::string>> expected = {
       {"broken-noentry", "plugin 'broken-noentry': no entry symbol mesh_plugin_entry"},
-      {"broken-major", "plugin 'broken-major': built for ABI 2.0, host is 1.2"},
+      {"broken-major", "plugin 'broken-major': built for ABI 2.0, host is 1.3"},
       {"broken-minor",
-       "plugin 'broken-minor': built for ABI 1.9 which is newer than the host's 1.2"},
+       "plugin 'broken-minor': built for ABI 1.9 which is newer than the host's 1.3"},
       {"broken-create", "plugin 'broken-create': create failed: missing required setting 'token'"},
       {"broken-throws", "plugin 'broken-throws': threw an exception across the ABI in create"},
       {"broken-dup",
@@ -280,10 +328,10 @@ TEST_F(PluginManagerTest, ManifestIsVerified) {
          j.erase(j.find("0000") + 64, 4);
        },
        "test-hello.so does not match its manifest"},
-      {[](std::string& j) { replace(j, "\"abi\": \"1.2\"", "\"abi\": \"2.0\""); },
-       "built for ABI 2.0, host is 1.2"},
-      {[](std::string& j) { replace(j, "\"abi\": \"1.2\"", "\"abi\": \"1.3\""); },
-       "built for ABI 1.3 which is newer than the host's 1.2"},
+      {[](std::string& j) { replace(j, "\"abi\": \"1.3\"", "\"abi\": \"2.0\""); },
+       "built for ABI 2.0, host is 1.3"},
+      {[](std::string& j) { replace(j, "\"abi\": \"1.3\"", "\"abi\": \"1.4\""); },
+       "built for ABI 1.4 which is newer than the host's 1.3"},
       {[](std::string& j) { replace(j, "\"id\": \"test-hello\"", "\"id\": \"other\""); },
        "is for id 'other'"},
       {[](std::string& j) {
@@ -497,6 +545,100 @@ TEST_F(PluginManagerTest, PeerConnectWithoutCertificateIsUnsupported) {
   EXPECT_NE(r.output.find("code " + std::to_string(kUnsupported)), std::string::npos) << r.output;
   r = cli("hello-peer", {"127.0.0.1:1", "not-an-id"});
   EXPECT_NE(r.output.find("code " + std::to_string(kInvalid)), std::string::npos) << r.output;
+}
+
+// ABI 1.3 status_set: validated, stored per plugin, replaced, cleared by empty parts and on stop.
+TEST_F(PluginManagerTest, StatusSectionsAreValidatedAndClearedOnStop) {
+  manager_->apply(enable({"test-hello"}));
+  auto status = [&](std::vector<std::string> args) { return cli("hello-status", args).output; };
+  EXPECT_TRUE(manager_->status_sections().empty());
+  EXPECT_EQ(status({R"({ "repos" : [ ] })", "Hello\n  fine\n", "<p>fine</p>"}), "0\n");
+  auto sections = manager_->status_sections();
+  ASSERT_EQ(sections.size(), 1u);
+  EXPECT_EQ(sections[0].plugin, "test-hello");
+  EXPECT_EQ(sections[0].json, R"({"repos":[]})");  // stored compact
+  EXPECT_EQ(sections[0].text, "Hello\n  fine\n");
+  EXPECT_EQ(sections[0].html, "<p>fine</p>");
+
+  const std::string invalid = std::to_string(kInvalid) + "\n";
+  for (const char* core : {"node", "peers", "nearby", "gossip", "plugins", "sections"})
+    EXPECT_EQ(status({std::string("{\"") + core + "\":1}"}), invalid) << core;
+  EXPECT_EQ(status({"[1,2]"}), invalid);  // not an object
+  EXPECT_EQ(status({"{oops"}), invalid);
+  EXPECT_EQ(status({"{}", "bell\x07"}), invalid);  // control characters in the text
+  EXPECT_EQ(status({"{}", "esc\x1b[31m"}), invalid);
+  EXPECT_EQ(status({"{}", "bad \xff utf-8"}), invalid);  // not UTF-8
+  EXPECT_EQ(status({"{}", "", "<p>\xc0\xaf</p>"}), invalid);
+  const std::string limit = std::to_string(kLimit) + "\n";
+  EXPECT_EQ(status({"{\"x\":\"" + std::string(256 * 1024, 'x') + "\"}"}), limit);
+  EXPECT_EQ(status({"{}", std::string(64 * 1024 + 1, 't')}), limit);
+  EXPECT_EQ(status({"{}", "", std::string(256 * 1024 + 1, 'h')}), limit);
+  EXPECT_EQ(manager_->status_sections().at(0).text, "Hello\n  fine\n");  // refusals kept it
+
+  EXPECT_EQ(status({"", "only text"}), "0\n");  // replaces the whole section
+  EXPECT_EQ(manager_->status_sections().at(0).json, "");
+  EXPECT_EQ(manager_->status_sections().at(0).text, "only text");
+  EXPECT_EQ(status({""}), "0\n");  // all empty clears
+  EXPECT_TRUE(manager_->status_sections().empty());
+  EXPECT_EQ(status({"{\"n\":1}"}), "0\n");
+  manager_->apply(enable({}));
+  EXPECT_TRUE(manager_->status_sections().empty());
+}
+
+TEST_F(PluginManagerTest, ReposDirIsOfferedWhenTheHostHasOne) {
+  manager_->apply(enable({"test-hello"}));
+  auto r = cli("hello-repos", {});
+  EXPECT_EQ(r.exit_code, 1);  // the helper throws MESH_E_UNSUPPORTED: no repos root here
+  EXPECT_NE(r.output.find("code " + std::to_string(kUnsupported)), std::string::npos) << r.output;
+  manager_.reset();
+  HostServices s{
+      io_, router_, verbs_, root_ / "data", root_ / "repos", {fs::path(MESH_TEST_PLUGIN_DIR)}};
+  manager_ = std::make_unique<Manager>(std::move(s));
+  manager_->apply(enable({"test-hello"}));
+  r = cli("hello-repos", {});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, (root_ / "repos").string() + "\n");
+}
+
+// A stop that overruns [plugins] stop_timeout_ms: apply reports it and goes on, the plugin stays
+// "stopping" (and is not loaded a second time) until its stop returns, then the latest config
+// applies again and starts it.
+TEST_F(PluginManagerTest, StopThatOverrunsItsDeadlineIsReportedAndFinishesLater) {
+  auto on = enable({"test-blocker"});
+  on.stop_timeout_ms = 200;
+  auto off = enable({});
+  off.stop_timeout_ms = 200;
+  manager_->apply(on);
+  ASSERT_EQ(info("test-blocker").state, "running") << info("test-blocker").error;
+  ASSERT_EQ(cli("blocker-hang-stop", {}).exit_code, 0);
+
+  auto report = manager_->apply(off);  // returns after the deadline, the stop still hanging
+  EXPECT_EQ(report.stuck, std::vector<std::string>{"test-blocker"});
+  auto i = info("test-blocker");
+  EXPECT_EQ(i.state, "stopping");
+  EXPECT_NE(i.error.find("stop() has not returned after 200 ms"), std::string::npos) << i.error;
+  const auto dir = root_ / "data" / "test-blocker";
+  auto log = [&] {
+    std::ifstream in(dir / "blocker.log");
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  EXPECT_EQ(log(), "stop blocked\n");
+  EXPECT_TRUE(std::holds_alternative<http::Router::Miss>(router_->find("GET", "/blocker")));
+
+  // Enabled again meanwhile: left alone while its stop runs.
+  report = manager_->apply(on);
+  EXPECT_TRUE(report.stuck.empty());
+  EXPECT_EQ(info("test-blocker").state, "stopping");
+
+  std::ofstream(dir / "release").put('x');
+  bool running = false;
+  for (int n = 0; n < 1000 && !running; ++n) {
+    running = info("test-blocker").state == "running";
+    if (!running) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(running) << info("test-blocker").state << ": " << info("test-blocker").error;
+  EXPECT_EQ(log(), "stop blocked\nstop released\n");
+  EXPECT_EQ(get("/blocker").body, "blocker\n");
 }
 
 }  // namespace

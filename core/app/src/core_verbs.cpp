@@ -1,6 +1,8 @@
 // The daemon's own control verbs. They always answer JSON; the CLI renders tables from it.
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
+#include <filesystem>
+#include <set>
 
 #include "daemon.hpp"
 #include "logging.hpp"
@@ -19,12 +21,17 @@ control::Reply ok(const json::value& v) {
 json::array plugins_json(const Daemon& d) {
   json::array out;
   for (const auto& p : d.plugins->list()) {
+    json::array stalled;
+    for (const auto& s : p.stalled) stalled.emplace_back(s);
     out.push_back(json::object{{"id", p.id},
                                {"version", p.version},
                                {"abi", p.abi},
                                {"enabled", p.enabled},
                                {"state", p.state},
-                               {"error", p.error}});
+                               {"error", p.error},
+                               {"queued", p.queued},
+                               {"running", p.running},
+                               {"stalled", std::move(stalled)}});
   }
   return out;
 }
@@ -53,7 +60,79 @@ json::object gossip_json(const Daemon& d) {
     links.push_back(
         json::object{{"id", l.peer.id()}, {"remote", l.remote}, {"outbound", l.outbound}});
   }
-  return json::object{{"rejected", rejected}, {"links", links}};
+  // Members that hit a limit or sent a clock too far ahead (docs/security.md): whom to look at.
+  json::array offenders;
+  for (const auto& o : d.engine->offenders()) {
+    auto member = d.engine->roster().find(o.key);
+    auto n = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+    offenders.push_back(json::object{{"id", o.key.id()},
+                                     {"name", member ? member->name : std::string()},
+                                     {"member", member.has_value()},
+                                     {"lamport_refused", n(o.lamport_refused)},
+                                     {"highest_lamport", std::to_string(o.highest_lamport)},
+                                     {"events_throttled", n(o.events_throttled)},
+                                     {"bytes_throttled", n(o.bytes_throttled)},
+                                     {"live_throttled", n(o.live_throttled)},
+                                     {"sync_throttled", n(o.sync_throttled)},
+                                     {"last", o.last},
+                                     {"last_ms", n(o.last_ms)}});
+  }
+  json::object throttled;
+  for (const auto& [kind, n] : d.engine->throttled()) {
+    throttled[kind] = static_cast<std::int64_t>(n);
+  }
+  return json::object{
+      {"rejected", rejected}, {"throttled", throttled}, {"offenders", offenders}, {"links", links}};
+}
+
+// The repo-name grammar (ARCHITECTURE.md §3): [A-Za-z0-9._-], no leading '.' or '-', no "..",
+// at most 100 characters, not ending in ".git" or ".lock". "" if `name` is valid, else why not.
+std::string repo_name_error(std::string_view name) {
+  if (name.empty()) return "it is empty";
+  if (name.size() > 100) return "it is longer than 100 characters";
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return "only letters, digits, '.', '_' and '-' are allowed";
+  if (name[0] == '.' || name[0] == '-') return "it may not start with '.' or '-'";
+  if (name.find("..") != std::string_view::npos) return "it may not contain \"..\"";
+  if (name.ends_with(".git") || name.ends_with(".lock"))
+    return "it may not end in \".git\" or \".lock\" (give the name without .git)";
+  return {};
+}
+
+// User text in a message: quoted, control characters shown as '?', cut at 100 characters.
+std::string quote_name(std::string_view s) {
+  std::string out = "'";
+  for (char c : s.substr(0, 100))
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  if (s.size() > 100) out += "...";
+  return out + "'";
+}
+
+// Plugins' status sections (ABI 1.3): each JSON member joins the top level, where it replaces
+// a default such as "repos" but never a core key (the host refused those) nor a member an
+// earlier plugin set (sections come in plugin id order); the text goes under "sections".
+void merge_sections(json::object& out, const std::vector<plugin::StatusSection>& sections) {
+  json::object texts;
+  std::set<std::string, std::less<>> taken;
+  for (const auto& s : sections) {
+    if (!s.json.empty()) {
+      boost::system::error_code ec;
+      auto v = json::parse(s.json, ec);
+      if (!ec && v.is_object()) {
+        for (auto& [key, value] : v.as_object()) {
+          if (plugin::is_core_status_key(key) || !taken.insert(std::string(key)).second) {
+            spdlog::debug("status: plugin '{}' may not set \"{}\"", s.plugin, std::string(key));
+            continue;
+          }
+          out[key] = std::move(value);
+        }
+      }
+    }
+    texts[s.plugin] = json::object{{"text", s.text}};
+  }
+  out["sections"] = std::move(texts);
 }
 
 // Settings that only take effect on a restart, by name, when they differ.
@@ -105,11 +184,14 @@ void register_core_verbs(Daemon& d) {
                          {"gossip", gossip_json(d)},
                          {"repos", json::array{}},
                          {"plugins", plugins_json(d)}};
-        // The repos come from the replication plugin's own view, when it runs.
-        ask_plugin(d, "repos", {}, [out = std::move(out), r](std::optional<json::value> v) mutable {
-          if (v && v->is_array()) out["repos"] = std::move(*v);
-          r.reply(ok(out));
-        });
+        // The repos come from the replication plugin's own view, when it runs (until it
+        // contributes them as a status section), then the plugins' sections join in.
+        ask_plugin(d, "repos", {},
+                   [&d, out = std::move(out), r](std::optional<json::value> v) mutable {
+                     if (v && v->is_array()) out["repos"] = std::move(*v);
+                     merge_sections(out, d.plugins->status_sections());
+                     r.reply(ok(out));
+                   });
       });
 
   add("id", "this node's public identity", [&d](control::Call&&, control::Responder r) {
@@ -119,6 +201,8 @@ void register_core_verbs(Daemon& d) {
   add("plugins", "the plugins and the state of each",
       [&d](control::Call&&, control::Responder r) { r.reply(ok(plugins_json(d))); });
 
+  // Reading mesh.toml is quick; applying it may wait for plugins to stop, so that part runs on
+  // the plugin manager's worker and the control socket's I/O thread answers others meanwhile.
   add("reload", "re-read mesh.toml without a restart", [&d](control::Call&&, control::Responder r) {
     auto cfg = config::load(config_path(d.root));
     if (!cfg) {
@@ -126,24 +210,66 @@ void register_core_verbs(Daemon& d) {
       r.reply({1, cfg.error().message});
       return;
     }
-    json::array restart;
-    {
-      std::lock_guard lock(d.mu);
-      restart = restart_required(d.config, *cfg);
-      d.config.plugins = cfg->plugins;
-      d.config.log.level = cfg->log.level;
-    }
-    set_log_level(cfg->log.level);
-    d.plugins->apply(cfg->plugins);
-    spdlog::info("reloaded {}", config_path(d.root).string());
-    r.reply(ok(json::object{{"reloaded", true}, {"restart_required", restart}}));
+    auto plugins = cfg->plugins;
+    d.plugins->reload(std::move(plugins), [&d, r, cfg = std::move(*cfg)](plugin::ApplyReport rep) {
+      if (!rep.error.empty()) {
+        spdlog::warn("reload refused, the running config stays: {}", rep.error);
+        return r.reply({1, rep.error});
+      }
+      // Validate-then-apply: a plugin refused its new settings, so nothing changed.
+      if (!rep.refused.empty()) {
+        std::string msg;
+        for (const auto& line : rep.refused) msg += (msg.empty() ? "" : "\n") + line;
+        spdlog::warn("reload refused, the running config stays: {}", msg);
+        return r.reply({1, msg + "\nnothing was changed; the running configuration stays"});
+      }
+      json::array restart;
+      {
+        std::lock_guard lock(d.mu);
+        restart = restart_required(d.config, cfg);
+        d.config.plugins = cfg.plugins;
+        d.config.log.level = cfg.log.level;
+        d.config.runner = cfg.runner;
+        d.config.gossip = cfg.gossip;
+      }
+      d.engine->set_limits(gossip_limits(cfg.gossip));
+      set_log_level(cfg.log.level);
+      d.plugins->set_runner_config(cfg.runner);  // the next job_submit obeys it
+      auto list = [](const std::vector<std::string>& ids) {
+        json::array out;
+        for (const auto& id : ids) out.emplace_back(id);
+        return out;
+      };
+      spdlog::info("reloaded {}", config_path(d.root).string());
+      r.reply(ok(json::object{{"reloaded", true},
+                              {"restart_required", restart},
+                              {"restarted", list(rep.restarted)},
+                              {"failed", list(rep.failed)},
+                              {"stuck", list(rep.stuck)}}));
+    });
   });
 
   add("sync", "force an anti-entropy round with every linked member now",
       [&d](control::Call&& call, control::Responder r) {
         if (call.args.size() > 1) return r.reply({2, "usage: mesh sync [REPO]"});
+        json::value repo = nullptr;
+        if (call.args.size() == 1) {
+          const std::string& name = call.args[0];
+          if (auto why = repo_name_error(name); !why.empty())
+            return r.reply({1, "invalid repo name " + quote_name(name) + ": " + why});
+          auto mirror = d.root / "repos" / (name + ".git");
+          std::error_code ec;
+          if (!std::filesystem::is_directory(mirror, ec))
+            return r.reply(
+                {1, "no repo " + quote_name(name) + " on this node (no " + mirror.string() + ")"});
+          repo = name;
+        }
         d.engine->sync_now();
         d.links->refresh();
+        // The node-local command for whoever compares repos (replication subscribes to it).
+        auto payload = json::serialize(json::object{{"repo", repo}});
+        if (auto ev = d.engine->publish("local.sync", as_bytes(payload)); !ev)
+          return r.reply({1, "cannot publish local.sync: " + ev.error().message});
         // Repos compare through the replication plugin, when it runs.
         ask_plugin(d, "repos-sync", call.args, [r](std::optional<json::value> v) {
           json::object out{{"ok", true}};

@@ -14,10 +14,12 @@
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
-#include "event_bus.hpp"
 #include "logging.hpp"
 #include "mesh/app/app.hpp"
+#include "mesh/app/event_bus.hpp"
 #include "mesh/http/websocket.hpp"
+#include "mesh/identity/local_tls.hpp"
+#include "mesh/web/csrf.hpp"
 #include "pidfile.hpp"
 
 namespace mesh::app {
@@ -33,21 +35,9 @@ constexpr auto kShutdownDeadline = std::chrono::seconds(5);
 int fail(const std::string& message) {
   std::fprintf(stderr, "error: %s\n", message.c_str());
   std::fflush(stderr);
-  if (spdlog::default_logger()) spdlog::error("{}", message);
+  // Printed above once; the log file gets it too, but not stderr a second time.
+  log_error_to_file(message);
   return 1;
-}
-
-// Installed layout: <prefix>/bin/mesh and <prefix>/<libdir>/mesh/plugins; build tree:
-// <build>/cli/mesh and <build>/plugins.
-std::vector<fs::path> default_plugin_dirs() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  std::vector<fs::path> dirs;
-  if (ec) return dirs;
-  fs::path bin = exe.parent_path();
-  dirs.push_back(bin.parent_path() / MESH_PLUGIN_RELDIR);
-  dirs.push_back(bin.parent_path() / "plugins");
-  return dirs;
 }
 
 }  // namespace
@@ -72,6 +62,14 @@ int run_daemon(const DaemonOptions& options) {
   if (!ident) return fail(ident.error().message);
   auto tls = ident->tls_material(cfg->node.name);
   if (!tls) return fail(tls.error().message);
+  // Local clients that lack TLS 1.3 or Ed25519 get a P-256 certificate; both are written to
+  // <root>/tls/local-ca.pem for `mesh ssl`.
+  auto local_tls = identity::load_or_create_local_tls(root, cfg->node.name);
+  if (!local_tls) return fail(local_tls.error().message);
+  if (auto st = identity::write_local_ca(root, tls->cert_pem, local_tls->cert_pem); !st) {
+    return fail("cannot write " + identity::local_ca_path(root).string() + ": " +
+                st.error().message);
+  }
 
   asio::io_context io;
   Daemon daemon;
@@ -79,6 +77,7 @@ int run_daemon(const DaemonOptions& options) {
   gossip_options.root = root;
   gossip_options.self = &*ident;
   gossip_options.self_name = cfg->node.name;
+  gossip_options.limits = gossip_limits(cfg->gossip);
   gossip_options.now_ms = [] {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::system_clock::now().time_since_epoch())
@@ -112,6 +111,10 @@ int run_daemon(const DaemonOptions& options) {
   server_options.listen = *listen;
   server_options.limits = cfg->http;
   server_options.tls = *tls;
+  server_options.local_tls = *local_tls;
+  // The web UI's CSRF token, enforced by the server on local routes (the same token the web
+  // layer puts into pages, create_web).
+  server_options.csrf_token = web::CsrfToken(*ident).value();
   // Every TLS handshake checks the roster: a removed member is refused at its next connection.
   server_options.is_member = [engine = daemon.engine.get()](const identity::PublicKey& key) {
     return engine->roster().is_member(key);
@@ -154,6 +157,7 @@ int run_daemon(const DaemonOptions& options) {
                                 .router = daemon.router,
                                 .verbs = daemon.verbs,
                                 .data_root = root / "data",
+                                .repos_root = root / "repos",
                                 .search_dirs = default_plugin_dirs()};
   // Plugins' peer connections present this node's certificate and trust the roster, like links.
   services.peer_tls = *tls;
@@ -164,9 +168,21 @@ int run_daemon(const DaemonOptions& options) {
       *daemon.engine, [&daemon] { return boost::json::serialize(daemon.team->peers_json()); },
       [&daemon, id = ident->id()] {
         std::lock_guard lock(daemon.mu);
+        std::error_code ec;  // plugins (the updater) restart the daemon with these
         return boost::json::serialize(
-            boost::json::object{{"name", daemon.config.node.name}, {"id", id}});
+            boost::json::object{{"name", daemon.config.node.name},
+                                {"id", id},
+                                {"version", MESH_VERSION},
+                                {"listen", daemon.listen},
+                                {"root", fs::absolute(daemon.root, ec).string()},
+                                {"exe", fs::read_symlink("/proc/self/exe", ec).string()}});
       });
+  create_web(daemon, *ident);
+  // ABI 1.3: plugin pages, assets and events go through the Site; jobs obey [runner] and take
+  // their declared secrets from <root>/secrets.yml.
+  services.site = daemon.web;
+  services.secrets_file = root / "secrets.yml";
+  services.runner = cfg->runner;
   daemon.plugins = std::make_unique<plugin::Manager>(std::move(services));
   register_core_verbs(daemon);
   register_core_routes(daemon);
@@ -195,6 +211,7 @@ int run_daemon(const DaemonOptions& options) {
     dopts.interval = std::chrono::milliseconds(cfg->discovery.interval_ms);
     dopts.targets = cfg->discovery.targets;
     dopts.multicast_if = cfg->discovery.multicast_if;
+    dopts.listen = daemon.listen;  // beacons leave only from addresses we listen on
     // A sighting is only an address hint for a member; non-members are listed as nearby.
     auto found = discovery::Discovery::start(io, *ident, (*server)->port(), std::move(dopts),
                                              [&daemon](const discovery::Sighting& s) {
@@ -221,6 +238,7 @@ int run_daemon(const DaemonOptions& options) {
   // listener, let queued handlers drain; forced after the deadline.
   spdlog::info("stopping");
   (*control_server)->stop();
+  daemon.web->stop();  // live updates end: open event streams get their last chunk
   if (daemon.discovery) daemon.discovery->stop();
   daemon.plugins->stop_all();
   daemon.links->stop();

@@ -17,6 +17,7 @@
 #include "mesh/identity/identity.hpp"
 #include "mesh/links/link_manager.hpp"
 #include "mesh/plugin/manager.hpp"
+#include "mesh/web/site.hpp"
 #include "team.hpp"
 
 namespace mesh::app {
@@ -36,6 +37,8 @@ struct Daemon {
   std::unique_ptr<links::LinkManager> links;
   std::unique_ptr<discovery::Discovery> discovery;  // null when disabled
   std::unique_ptr<plugin::Manager> plugins;
+  // The web layer (pages, assets, SSE); shared with the plugin host (ui_*, sse_publish).
+  std::shared_ptr<web::Site> web;
 
   // Set once plugins are applied and links started: `status` answers only then, which is what
   // `mesh start --detach` waits for.
@@ -52,9 +55,23 @@ struct Daemon {
   }
 };
 
+// [gossip] of mesh.toml as the engine's limits.
+inline gossip::Limits gossip_limits(const config::GossipConfig& c) {
+  gossip::Limits l;
+  l.events_per_minute = c.max_events_per_minute;
+  l.event_burst = c.event_burst;
+  l.feed_bytes_per_day = c.max_feed_bytes_per_day;
+  l.live_per_minute = c.max_live_per_minute;
+  l.sync_per_minute = c.max_sync_per_minute;
+  return l;
+}
+
 // Registers status, id, plugins, reload, stop and verbs on the control registry.
 void register_core_verbs(Daemon& daemon);
-// Registers the web status page.
+// Makes daemon.web (before the plugin host, which serves the ui_* calls from it).
+void create_web(Daemon& daemon, const identity::Identity& self);
+// Registers the web layer's routes (/assets, /events), the node page at "/" and its live
+// updates.
 void register_core_routes(Daemon& daemon);
 
 }  // namespace mesh::app

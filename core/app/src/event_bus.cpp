@@ -1,4 +1,4 @@
-#include "event_bus.hpp"
+#include "mesh/app/event_bus.hpp"
 
 namespace mesh::app {
 namespace {

@@ -27,6 +27,21 @@ Status setup_logging(const std::filesystem::path& log_file, const config::LogCon
   return {};
 }
 
+void log_error_to_file(const std::string& message) {
+  auto logger = spdlog::default_logger();
+  if (!logger || logger->name() != "mesh") return;  // still spdlog's console default
+  std::vector<spdlog::sink_ptr> files;
+  for (const auto& sink : logger->sinks()) {
+    if (std::dynamic_pointer_cast<spdlog::sinks::rotating_file_sink_mt>(sink))
+      files.push_back(sink);
+  }
+  if (files.empty()) return;
+  spdlog::logger file_only("mesh", files.begin(), files.end());
+  file_only.set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+  file_only.error("{}", message);
+  file_only.flush();
+}
+
 void set_log_level(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }

@@ -12,5 +12,8 @@ namespace mesh::app {
 Status setup_logging(const std::filesystem::path& log_file, const config::LogConfig& cfg,
                      bool to_stderr);
 void set_log_level(const std::string& level);
+// An error for the log file only (not stderr): for messages the caller prints itself, so a
+// foreground start-up failure appears once. Nothing before setup_logging ran.
+void log_error_to_file(const std::string& message);
 
 }  // namespace mesh::app

@@ -1,101 +1,35 @@
 #include "team.hpp"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <sodium.h>
-
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <mutex>
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include "mesh/base/encoding.hpp"
-#include "mesh/base/files.hpp"
 #include "mesh/config/config.hpp"
 #include "mesh/gossip/token.hpp"
-#include "mesh/http/websocket.hpp"
+#include "team/addresses.hpp"
+#include "team/invite_book.hpp"
+#include "team/join_client.hpp"
+#include "team/join_ledger.hpp"
+#include "team/join_server.hpp"
+#include "team/member_match.hpp"
 
 namespace mesh::app {
 namespace json = boost::json;
-namespace fs = std::filesystem;
+namespace asio = boost::asio;
 using identity::PublicKey;
 
 namespace {
 
-constexpr std::string_view kJoinDomain{"mesh-join-v1\0", 13};
-constexpr std::size_t kMaxJoinBody = 16 * 1024;
-constexpr std::size_t kMaxStateFile = 1 << 20;
-constexpr std::size_t kMaxPendingInvites = 256;
-constexpr std::uint64_t kMaxTtlSeconds = 7 * 24 * 3600;
+// How often a waiting `mesh invite --wait` checks that its client is still there.
+constexpr auto kWaitPoll = std::chrono::seconds(2);
 
-std::uint64_t now_unix() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+std::uint64_t system_now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
-}
-
-// Proof that the joiner knows the invite secret, bound to both keys.
-std::array<std::uint8_t, 32> join_mac(const gossip::TokenSecret& secret, const PublicKey& inviter,
-                                      const PublicKey& joiner) {
-  Bytes msg(kJoinDomain.begin(), kJoinDomain.end());
-  msg.insert(msg.end(), inviter.bytes.begin(), inviter.bytes.end());
-  msg.insert(msg.end(), joiner.bytes.begin(), joiner.bytes.end());
-  std::array<std::uint8_t, 32> mac{};
-  crypto_generichash(mac.data(), mac.size(), msg.data(), msg.size(), secret.data(), secret.size());
-  return mac;
-}
-
-Bytes join_signing_input(const PublicKey& inviter, const PublicKey& joiner,
-                         std::span<const std::uint8_t> mac, std::string_view name,
-                         const std::vector<std::string>& addresses) {
-  Bytes msg(kJoinDomain.begin(), kJoinDomain.end());
-  msg.insert(msg.end(), inviter.bytes.begin(), inviter.bytes.end());
-  msg.insert(msg.end(), joiner.bytes.begin(), joiner.bytes.end());
-  msg.insert(msg.end(), mac.begin(), mac.end());
-  msg.insert(msg.end(), name.begin(), name.end());
-  msg.push_back(0);
-  for (const auto& a : addresses) {
-    msg.insert(msg.end(), a.begin(), a.end());
-    msg.push_back('\n');
-  }
-  return msg;
-}
-
-bool is_loopback_host(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-std::string format_address(const std::string& host, std::uint16_t port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
-}
-
-json::value parse_json(std::string_view text) {
-  boost::system::error_code ec;
-  auto v = json::parse(text, ec);
-  return ec ? json::value() : v;
-}
-
-std::string get_str(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return {};
-  const auto* p = v.as_object().if_contains(key);
-  return p && p->is_string() ? std::string(p->as_string()) : std::string();
-}
-
-std::vector<std::string> get_strings(const json::value& v, std::string_view key, std::size_t max) {
-  std::vector<std::string> out;
-  if (!v.is_object()) return out;
-  const auto* p = v.as_object().if_contains(key);
-  if (!p || !p->is_array()) return out;
-  for (const auto& e : p->as_array()) {
-    if (out.size() >= max) break;
-    if (e.is_string()) out.emplace_back(e.as_string());
-  }
-  return out;
 }
 
 control::Reply fail(std::string message) {
@@ -104,32 +38,40 @@ control::Reply fail(std::string message) {
 control::Reply usage(std::string message) {
   return {2, std::move(message)};
 }
+control::Reply ok(const json::value& v) {
+  return {0, json::serialize(v)};
+}
+
+json::object use_json(const team::InviteUse& use) {
+  return json::object{{"name", use.name},
+                      {"id", use.id},
+                      {"code", use.code},
+                      {"at_ms", static_cast<std::int64_t>(use.at_ms)}};
+}
 
 }  // namespace
 
 struct Team::Impl {
   TeamContext ctx;
   links::LinkManager* links = nullptr;
-  mutable std::mutex mu;  // guards the two state files below and `addresses`
-  // addresses.json in memory: the link manager asks for it on every dial round, so it is read
-  // once at start and written through on `mesh add-address`.
-  json::object addresses;
+  team::InviteBook invites;
+  team::AddressBook addresses;
+  team::JoinLedger ledger;
+  team::JoinServer server;
 
-  fs::path invites_file() const { return ctx.root / "invites.json"; }
-  fs::path addresses_file() const { return ctx.root / "addresses.json"; }
+  explicit Impl(TeamContext c)
+      : ctx(std::move(c)),
+        invites(ctx.root / "invites.json", ctx.now_ms),
+        addresses(ctx.root / "addresses.json"),
+        ledger(ctx.root / "joins.json"),
+        server(team::JoinServerContext{ctx.self, ctx.engine, &invites, &ledger, ctx.node_name,
+                                       ctx.now_ms, [this] {
+                                         if (links) links->refresh();
+                                       }}) {}
 
-  json::object load(const fs::path& file) const {
-    auto text = read_file(file, kMaxStateFile);
-    if (!text) return {};
-    auto v = parse_json(*text);
-    return v.is_object() ? v.as_object() : json::object{};
+  std::vector<std::string> own_addresses() const {
+    return team::own_addresses(ctx.listen, ctx.advertise, team::interface_addresses());
   }
-
-  Status save(const fs::path& file, const json::object& obj) const {
-    return write_file_atomic(file, json::serialize(obj));
-  }
-
-  // --- invite -----------------------------------------------------------------------------
 
   control::Reply invite(const std::vector<std::string>& args) {
     // args: TTL_SECONDS [ADDR...]
@@ -140,7 +82,9 @@ struct Team::Impl {
     } catch (...) {
       return usage("invite: --ttl must be a duration such as 10m");
     }
-    if (ttl == 0 || ttl > kMaxTtlSeconds) return usage("invite: --ttl must be between 1s and 7d");
+    if (ttl == 0 || ttl > team::kMaxInviteTtlSeconds) {
+      return usage("invite: --ttl must be between 1s and 7d");
+    }
     std::vector<std::string> addrs(args.begin() + 1, args.end());
     for (const auto& a : addrs) {
       if (!gossip::valid_address(a) || !config::parse_host_port(a)) {
@@ -148,242 +92,113 @@ struct Team::Impl {
       }
     }
     if (addrs.empty()) addrs = own_addresses();
-    if (addrs.size() > gossip::kMaxTokenAddresses) addrs.resize(gossip::kMaxTokenAddresses);
-
-    auto secret = gossip::random_secret();
-    std::uint64_t expires = now_unix() + ttl;
-    auto token = gossip::make_token(*ctx.self, addrs, secret, expires, ctx.node_name());
-    if (!token) return fail(token.error().message);
-    {
-      // Persist before printing: the secret must be known (and later burnt) across restarts.
-      std::lock_guard lock(mu);
-      auto book = load(invites_file());
-      json::array kept;
-      if (auto* list = book.if_contains("invites"); list && list->is_array()) {
-        for (auto& inv : list->as_array()) {
-          if (!inv.is_object()) continue;
-          auto* exp = inv.as_object().if_contains("expires_at");
-          // Keep used secrets until they expire, so a replay is refused as "already used".
-          if (exp && exp->is_int64() && static_cast<std::uint64_t>(exp->as_int64()) > now_unix()) {
-            kept.push_back(inv);
-          }
-        }
-      }
-      if (kept.size() >= kMaxPendingInvites) {
-        return fail("too many open invites (" + std::to_string(kept.size()) +
-                    "); wait for some to expire");
-      }
-      kept.push_back(json::object{{"secret", to_hex(secret)},
-                                  {"expires_at", static_cast<std::int64_t>(expires)},
-                                  {"used", false}});
-      book["invites"] = std::move(kept);
-      if (auto st = save(invites_file(), book); !st) return fail(st.error().message);
-    }
-    spdlog::info("team: invite issued, expires at {} (unix), addresses {}", expires,
-                 fmt::join(addrs, ", "));
+    auto issued = invites.issue(*ctx.self, ctx.node_name(), std::move(addrs), ttl);
+    if (!issued) return fail(issued.error().message);
+    spdlog::info("team: invite issued, expires at {} (unix), addresses {}", issued->expires_at,
+                 fmt::join(issued->addresses, ", "));
     json::array jaddrs;
-    for (const auto& a : addrs) jaddrs.emplace_back(a);
-    return {0, json::serialize(json::object{{"token", *token},
-                                            {"expires_at", static_cast<std::int64_t>(expires)},
-                                            {"addresses", jaddrs}})};
+    for (const auto& a : issued->addresses) jaddrs.emplace_back(a);
+    return ok(json::object{{"token", issued->token},
+                           {"expires_at", static_cast<std::int64_t>(issued->expires_at)},
+                           {"expires_ms", static_cast<std::int64_t>(issued->expires_at * 1000)},
+                           {"addresses", jaddrs}});
   }
 
-  // Finds an open invite whose secret produced `mac`, and burns it. Returns the secret.
-  Result<gossip::TokenSecret> burn(const PublicKey& joiner, std::span<const std::uint8_t> mac) {
-    std::lock_guard lock(mu);
-    auto book = load(invites_file());
-    auto* list = book.if_contains("invites");
-    if (!list || !list->is_array()) return make_error(Errc::denied, "unknown invite");
-    for (auto& inv : list->as_array()) {
-      if (!inv.is_object()) continue;
-      auto& o = inv.as_object();
-      auto secret_bytes = from_hex(get_str(o, "secret"));
-      if (!secret_bytes || secret_bytes->size() != gossip::kTokenSecretSize) continue;
-      gossip::TokenSecret secret{};
-      std::copy(secret_bytes->begin(), secret_bytes->end(), secret.begin());
-      auto expect = join_mac(secret, ctx.self->public_key(), joiner);
-      if (mac.size() != expect.size() ||
-          sodium_memcmp(mac.data(), expect.data(), expect.size()) != 0) {
-        continue;
-      }
-      auto* exp = o.if_contains("expires_at");
-      if (!exp || !exp->is_int64() || static_cast<std::uint64_t>(exp->as_int64()) <= now_unix()) {
-        return make_error(Errc::denied, "the invite has expired; ask for a new one");
-      }
-      if (auto* used = o.if_contains("used"); used && used->is_bool() && used->as_bool()) {
-        return make_error(Errc::denied, "the invite was already used; ask for a new one");
-      }
-      o["used"] = true;
-      if (auto st = save(invites_file(), book); !st) return st.error();
-      return secret;
+  // Blocks until the invite of TOKEN is used (answers who joined) or expires (exit 1).
+  void invite_wait(const std::vector<std::string>& args, control::Responder r) {
+    if (args.size() != 1) return r.reply(usage("usage: mesh invite-wait TOKEN"));
+    // An expired token still names its invite: parse it as of time 0, check the expiry below.
+    auto token = gossip::parse_token(args[0], 0);
+    if (!token) return r.reply(usage(token.error().message));
+    if (token->inviter != ctx.self->public_key()) {
+      return r.reply(fail("this invite was not made by this node"));
     }
-    return make_error(Errc::denied, "unknown invite (not issued by this node)");
+    auto st = invites.state(token->secret);
+    if (st.kind == team::InviteState::Kind::unknown) {
+      return r.reply(fail("unknown invite (not issued by this node, or expired and forgotten)"));
+    }
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto id = invites.wait(token->secret, [r, answered](const team::InviteUse& use) {
+      if (answered->exchange(true)) return;
+      r.reply(ok(json::object{{"joined", use_json(use)}}));
+    });
+    if (id == 0) return r.reply(fail("too many `mesh invite --wait` calls waiting already"));
+    if (answered->load()) return;
+    auto timer = std::make_shared<asio::steady_timer>(*ctx.io);
+    watch_wait(timer, id, token->expires_at, r, answered);
   }
 
-  // --- the inviter's side of the handshake ---------------------------------------------------
-
-  void handle_join(http::Request&& req, http::Responder respond) {
-    auto refuse = [&respond](unsigned status, const std::string& why) {
-      spdlog::warn("team: join refused: {}", why);
-      respond(http::Response::json(status, json::serialize(json::object{{"error", why}})));
-    };
-    auto body = parse_json(req.body);
-    if (!body.is_object()) return refuse(400, "malformed join request");
-    auto joiner = identity::parse_id(get_str(body, "key"));
-    if (!joiner) return refuse(400, "malformed joiner key");
-    std::string name = get_str(body, "name");
-    if (!gossip::valid_node_name(name)) return refuse(400, "invalid node name");
-    auto addresses = get_strings(body, "addresses", gossip::kMaxTokenAddresses);
-    for (const auto& a : addresses) {
-      if (!gossip::valid_address(a)) return refuse(400, "invalid address " + a.substr(0, 64));
+  void watch_wait(std::shared_ptr<asio::steady_timer> timer, team::InviteBook::WaitId id,
+                  std::uint64_t expires_at, control::Responder r,
+                  std::shared_ptr<std::atomic<bool>> answered) {
+    std::uint64_t now = ctx.now_ms();
+    if (answered->load()) return;
+    if (now >= expires_at * 1000 || !r.connected()) {
+      invites.cancel(id);
+      if (!answered->exchange(true)) {
+        r.reply(fail("the invite expired without being used (at " + std::to_string(expires_at) +
+                     ", unix seconds)"));
+      }
+      return;
     }
-    auto mac = from_hex(get_str(body, "mac"));
-    auto sig = from_base64url(get_str(body, "sig"));
-    if (!mac || mac->size() != 32 || !sig || sig->size() != 64) {
-      return refuse(400, "malformed join proof");
-    }
-    auto input = join_signing_input(ctx.self->public_key(), *joiner, *mac, name, addresses);
-    if (!joiner->verify(input, *sig)) return refuse(403, "join request signature is invalid");
-    if (ctx.engine->roster().is_removed(*joiner)) {
-      return refuse(403, "this key was removed from the mesh");
-    }
-    auto secret = burn(*joiner, *mac);
-    if (!secret) return refuse(403, secret.error().message);
-
-    gossip::RosterOp op;
-    op.kind = gossip::RosterOp::Kind::admit;
-    op.key = *joiner;
-    op.name = name;
-    op.addresses = addresses;
-    auto ev = ctx.engine->publish(gossip::kRosterTopic, gossip::encode_roster_op(op));
-    if (!ev) return refuse(500, "cannot record the admission: " + ev.error().message);
-    std::string code = gossip::confirmation_code(ctx.self->public_key(), *joiner, *secret);
-    spdlog::info("team: {} ({}) joined the mesh; confirmation code {}", name, joiner->id(), code);
-    if (links) links->refresh();
-
-    json::array members;
-    for (const auto& m : ctx.engine->roster().members()) {
-      json::array a;
-      for (const auto& x : m.addresses) a.emplace_back(x);
-      members.push_back(json::object{{"id", m.key.id()}, {"name", m.name}, {"addresses", a}});
-    }
-    respond(http::Response::json(
-        200, json::serialize(json::object{
-                 {"inviter", json::object{{"name", ctx.node_name()}, {"id", ctx.self->id()}}},
-                 {"code", code},
-                 {"members", members}})));
+    auto left = std::chrono::milliseconds(expires_at * 1000 - now);
+    timer->expires_after(std::min<std::chrono::milliseconds>(left, kWaitPoll));
+    timer->async_wait([this, timer, id, expires_at, r, answered](boost::system::error_code ec) {
+      if (ec) return;
+      watch_wait(timer, id, expires_at, r, answered);
+    });
   }
-
-  // --- the joiner's side ---------------------------------------------------------------------
 
   void join(const std::vector<std::string>& args, control::Responder r) {
-    if (args.empty() || args.size() > 2)
+    if (args.empty() || args.size() > 2) {
       return r.reply(usage("usage: mesh join TOKEN [--name NAME]"));
-    auto token = gossip::parse_token(args[0], now_unix());
+    }
+    auto token = gossip::parse_token(args[0], ctx.now_ms() / 1000);
     if (!token) return r.reply(fail(token.error().message));
     if (token->inviter == ctx.self->public_key()) {
       return r.reply(fail("this invite was made by this node; run mesh join on the new node"));
     }
     std::string name = args.size() > 1 && !args[1].empty() ? args[1] : ctx.node_name();
     if (!gossip::valid_node_name(name)) return r.reply(usage("invalid node name"));
-    auto addresses = own_addresses();
-    auto mac = join_mac(token->secret, token->inviter, ctx.self->public_key());
-    auto sig = ctx.self->sign(
-        join_signing_input(token->inviter, ctx.self->public_key(), mac, name, addresses));
-    json::array jaddrs;
-    for (const auto& a : addresses) jaddrs.emplace_back(a);
-    std::string body = json::serialize(json::object{{"v", 1},
-                                                    {"key", ctx.self->id()},
-                                                    {"name", name},
-                                                    {"addresses", jaddrs},
-                                                    {"mac", to_hex(mac)},
-                                                    {"sig", to_base64url(sig)}});
-    auto state = std::make_shared<JoinAttempt>();
-    state->token = std::move(*token);
-    state->body = std::move(body);
-    state->responder = std::move(r);
-    try_join(state, 0);
+    team::JoinClientContext jc;
+    jc.io = ctx.io;
+    jc.self = ctx.self;
+    jc.engine = ctx.engine;
+    jc.ledger = &ledger;
+    jc.now_ms = ctx.now_ms;
+    jc.add_hint = [this](const PublicKey& k, const std::string& a) {
+      if (links) links->add_hint(k, a);
+    };
+    jc.joined = [this] {
+      if (links) links->refresh();
+    };
+    team::join_inviter(
+        std::move(jc), std::move(*token), name, own_addresses(),
+        [r](Result<team::JoinOutcome> out) {
+          if (!out) return r.reply(fail(out.error().message));
+          json::array warnings;
+          for (const auto& w : out->warnings) warnings.emplace_back(w);
+          r.reply(ok(json::object{
+              {"inviter", json::object{{"name", out->inviter_name}, {"id", out->inviter_id}}},
+              {"code", out->code},
+              {"members", out->members},
+              {"warnings", warnings}}));
+        });
   }
 
-  struct JoinAttempt {
-    gossip::Token token;
-    std::string body;
-    control::Responder responder;
-    std::vector<std::string> errors;
-  };
-
-  void try_join(std::shared_ptr<JoinAttempt> st, std::size_t index) {
-    if (index >= st->token.addresses.size()) {
-      std::string why = "could not reach the inviter";
-      for (const auto& e : st->errors) why += "\n  " + e;
-      return st->responder.reply(fail(why));
-    }
-    auto hp = config::parse_host_port(st->token.addresses[index]);
-    if (!hp) {
-      st->errors.push_back(st->token.addresses[index] + ": not HOST:PORT");
-      return try_join(st, index + 1);
-    }
-    http::HttpsCall call;
-    call.host = hp->host;
-    call.port = hp->port;
-    call.expected = st->token.inviter;  // pinned from the token: no CA, no trust on first use
-    call.path = "/mesh/join";
-    call.body = st->body;
-    http::https_request(*ctx.io, std::move(call), [this, st, index](Result<http::Response> res) {
-      const std::string& addr = st->token.addresses[index];
-      if (!res) {
-        st->errors.push_back(addr + ": " + res.error().message);
-        return try_join(st, index + 1);
-      }
-      auto doc = parse_json(res->body);
-      if (res->status != 200) {
-        std::string why = get_str(doc, "error");
-        // The inviter answered and refused: trying other addresses would not change that.
-        return st->responder.reply(fail("the inviter refused the join: " +
-                                        (why.empty() ? res->body.substr(0, 200) : why)));
-      }
-      finish_join(st, doc);
-    });
+  // NAME|ID -> one member, or the reply that explains why not.
+  std::optional<gossip::Member> resolve(const std::string& ref, control::Reply* why) const {
+    auto match = team::match_member(ctx.engine->roster().members(), ref);
+    if (match.found()) return match.members.front();
+    *why = fail(team::describe_miss(match, ref));
+    return std::nullopt;
   }
-
-  void finish_join(const std::shared_ptr<JoinAttempt>& st, const json::value& doc) {
-    // Admit the inviter in our own feed: from here on its events (and, through its admits,
-    // every other member's) are accepted, and the whole team learns of us by gossip.
-    gossip::RosterOp op;
-    op.kind = gossip::RosterOp::Kind::admit;
-    op.key = st->token.inviter;
-    op.name = st->token.name;
-    // The token's addresses are a node-local hint: what the inviter announces about itself
-    // is what the team dials (it may advertise a different address than the one used here).
-    if (links) {
-      for (const auto& a : st->token.addresses) links->add_hint(st->token.inviter, a);
-    }
-    auto ev = ctx.engine->publish(gossip::kRosterTopic, gossip::encode_roster_op(op));
-    if (!ev) return st->responder.reply(fail("cannot record the inviter: " + ev.error().message));
-    std::string code =
-        gossip::confirmation_code(st->token.inviter, ctx.self->public_key(), st->token.secret);
-    std::size_t members = 0;
-    if (doc.is_object()) {
-      if (auto* m = doc.as_object().if_contains("members"); m && m->is_array()) {
-        members = m->as_array().size();
-      }
-    }
-    spdlog::info("team: joined {}'s mesh ({}); confirmation code {}", st->token.name,
-                 st->token.inviter.id(), code);
-    if (links) links->refresh();
-    st->responder.reply(
-        {0, json::serialize(json::object{
-                {"inviter", json::object{{"name", st->token.name}, {"id", st->token.inviter.id()}}},
-                {"code", code},
-                {"members", members}})});
-  }
-
-  // --- membership management -----------------------------------------------------------------
 
   control::Reply remove_peer(const std::vector<std::string>& args) {
     if (args.size() != 1) return usage("usage: mesh remove-peer NAME|ID");
-    auto m = ctx.engine->roster().find_by_name(args[0]);
-    if (!m) return fail("no member named " + args[0] + " (see: mesh peers)");
+    control::Reply why;
+    auto m = resolve(args[0], &why);
+    if (!m) return why;
     if (m->key == ctx.self->public_key()) return fail("a node cannot remove itself");
     gossip::RosterOp op;
     op.kind = gossip::RosterOp::Kind::remove;
@@ -392,7 +207,7 @@ struct Team::Impl {
     if (!ev) return fail(ev.error().message);
     spdlog::info("team: removed {} ({}) from the mesh", m->name, m->key.id());
     if (links) links->refresh();
-    return {0, json::serialize(json::object{{"removed", m->key.id()}})};
+    return ok(json::object{{"removed", m->key.id()}, {"name", m->name}});
   }
 
   control::Reply add_address(const std::vector<std::string>& args) {
@@ -400,67 +215,18 @@ struct Team::Impl {
     if (!gossip::valid_address(args[1]) || !config::parse_host_port(args[1])) {
       return usage(args[1] + " is not HOST:PORT");
     }
-    auto m = ctx.engine->roster().find_by_name(args[0]);
-    if (!m) return fail("no member named " + args[0] + " (see: mesh peers)");
-    {
-      std::lock_guard lock(mu);
-      json::object book = addresses;
-      auto& entry = book[m->key.id()];
-      if (!entry.is_array()) entry = json::array{};
-      auto& list = entry.as_array();
-      bool have = false;
-      for (const auto& a : list) have = have || (a.is_string() && a.as_string() == args[1]);
-      if (!have) {
-        if (list.size() >= gossip::kMaxTokenAddresses) {
-          return fail("at most " + std::to_string(gossip::kMaxTokenAddresses) +
-                      " configured addresses per member");
-        }
-        list.emplace_back(args[1]);
-      }
-      if (auto st = save(addresses_file(), book); !st) return fail(st.error().message);
-      addresses = std::move(book);
-    }
+    control::Reply why;
+    auto m = resolve(args[0], &why);
+    if (!m) return why;
+    if (auto st = addresses.add(m->key, args[1]); !st) return fail(st.error().message);
     if (links) links->refresh();
-    return {0, json::serialize(json::object{{"ok", true}})};
-  }
-
-  std::vector<std::string> own_addresses() const {
-    if (!ctx.advertise.empty()) return ctx.advertise;
-    auto hp = config::parse_host_port(ctx.listen);
-    if (!hp) return {ctx.listen};
-    if (is_loopback_host(hp->host)) return {format_address(hp->host, hp->port)};
-    if (hp->host != "0.0.0.0" && hp->host != "::") return {format_address(hp->host, hp->port)};
-    std::vector<std::string> out;
-    ifaddrs* list = nullptr;
-    if (::getifaddrs(&list) == 0) {
-      for (auto* ifa = list; ifa; ifa = ifa->ifa_next) {
-        if (!ifa->ifa_addr || (ifa->ifa_flags & IFF_LOOPBACK) || !(ifa->ifa_flags & IFF_UP))
-          continue;
-        char buf[INET6_ADDRSTRLEN] = {};
-        if (ifa->ifa_addr->sa_family == AF_INET) {
-          auto* sin = reinterpret_cast<sockaddr_in*>(ifa->ifa_addr);
-          ::inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof buf);
-        } else if (ifa->ifa_addr->sa_family == AF_INET6 && hp->host == "::") {
-          auto* sin6 = reinterpret_cast<sockaddr_in6*>(ifa->ifa_addr);
-          if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)) continue;  // needs a scope id
-          ::inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof buf);
-        } else {
-          continue;
-        }
-        auto a = format_address(buf, hp->port);
-        if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
-        if (out.size() >= gossip::kMaxTokenAddresses) break;
-      }
-      ::freeifaddrs(list);
-    }
-    if (out.empty()) out.push_back(format_address("127.0.0.1", hp->port));
-    return out;
+    return ok(json::object{{"ok", true}, {"id", m->key.id()}});
   }
 };
 
-Team::Team(TeamContext context) : impl_(std::make_unique<Impl>()) {
-  impl_->ctx = std::move(context);
-  impl_->addresses = impl_->load(impl_->addresses_file());
+Team::Team(TeamContext context) {
+  if (!context.now_ms) context.now_ms = system_now_ms;
+  impl_ = std::make_unique<Impl>(std::move(context));
 }
 Team::~Team() = default;
 
@@ -469,9 +235,7 @@ void Team::set_links(links::LinkManager* l) {
 }
 
 std::vector<std::string> Team::configured_addresses(const PublicKey& key) const {
-  std::lock_guard lock(impl_->mu);
-  const auto& book = impl_->addresses;
-  return get_strings(book, key.id(), gossip::kMaxTokenAddresses);
+  return impl_->addresses.get(key);
 }
 
 std::vector<std::string> Team::own_addresses() const {
@@ -493,6 +257,12 @@ void Team::announce_addresses() {
 }
 
 json::array Team::peers_json() const {
+  auto members = impl_->ctx.engine->roster().members();
+  for (auto& m : members) {
+    // This node's own entry may carry no name until a teammate admitted it.
+    if (m.key == impl_->ctx.self->public_key()) m.name = impl_->ctx.node_name();
+  }
+  auto shared = team::shared_names(members);
   json::array out;
   for (const auto& p : impl_->ctx.engine->peers()) {
     json::array addrs;
@@ -503,9 +273,17 @@ json::array Team::peers_json() const {
                       {"state", p.up ? "up" : "down"},
                       {"addresses", addrs},
                       {"last_seen_ms", static_cast<std::int64_t>(p.last_seen_ms)}};
+    if (std::find(shared.begin(), shared.end(), p.member.name) != shared.end()) {
+      peer["name_shared"] = true;
+    }
+    if (auto rec = impl_->ledger.find(p.member.key.id())) {
+      peer["joined"] = json::object{
+          {"at_ms", static_cast<std::int64_t>(rec->at_ms)}, {"via", rec->via}, {"code", rec->code}};
+    }
     // What its last heartbeat said: load, capabilities (running plugins) and plugin values.
-    auto beat = parse_json(p.heartbeat);
-    if (beat.is_object()) {
+    boost::system::error_code ec;
+    auto beat = p.heartbeat.empty() ? json::value() : json::parse(p.heartbeat, ec);
+    if (!ec && beat.is_object()) {
       if (auto* load = beat.as_object().if_contains("load"); load && load->is_number()) {
         peer["load"] = *load;
       }
@@ -527,12 +305,13 @@ void Team::register_verbs(control::Registry& verbs) {
   auto* impl = impl_.get();
   verbs.add({"invite", "print a one-time token for a new teammate", "core"},
             [impl](control::Call&& c, control::Responder r) { r.reply(impl->invite(c.args)); });
+  verbs.add(
+      {"invite-wait", "wait until an invite is used (mesh invite --wait)", "core"},
+      [impl](control::Call&& c, control::Responder r) { impl->invite_wait(c.args, std::move(r)); });
   verbs.add({"join", "join a mesh with a token from mesh invite", "core"},
             [impl](control::Call&& c, control::Responder r) { impl->join(c.args, std::move(r)); });
   verbs.add({"peers", "list the other members", "core"},
-            [this](control::Call&&, control::Responder r) {
-              r.reply({0, json::serialize(peers_json())});
-            });
+            [this](control::Call&&, control::Responder r) { r.reply(ok(peers_json())); });
   verbs.add(
       {"remove-peer", "remove a member from the whole mesh", "core"},
       [impl](control::Call&& c, control::Responder r) { r.reply(impl->remove_peer(c.args)); });
@@ -542,13 +321,7 @@ void Team::register_verbs(control::Registry& verbs) {
 }
 
 void Team::register_routes(http::Router& router) {
-  http::RouteOptions opts;
-  opts.access = http::Access::open;  // the joiner is not a member yet; the token is the proof
-  opts.max_body = kMaxJoinBody;
-  auto* impl = impl_.get();
-  router.add("POST", "/mesh/join", opts, [impl](http::Request&& req, http::Responder respond) {
-    impl->handle_join(std::move(req), std::move(respond));
-  });
+  impl_->server.register_route(router);
 }
 
 }  // namespace mesh::app

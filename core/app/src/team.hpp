@@ -1,7 +1,10 @@
-// The team verbs and the join handshake: invite, join, peers, remove-peer, add-address, and
-// the /mesh/join route (ARCHITECTURE.md §3 "Invite / join").
+// The team verbs (invite, invite-wait, join, peers, remove-peer, add-address) and the join
+// route, composed from the parts in team/: invite_book (secrets), join_server (the inviter's
+// side), join_client (the joiner's side), addresses (what this node announces, and the
+// configured ones), member_match (NAME|ID), join_ledger (who joined when).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -29,8 +32,9 @@ struct TeamContext {
   gossip::Engine* engine = nullptr;
   boost::asio::io_context* io = nullptr;
   std::function<std::string()> node_name;
-  std::string listen;                  // the bound "host:port"
-  std::vector<std::string> advertise;  // [http] advertise: overrides the derived addresses
+  std::string listen;                     // the bound "host:port"
+  std::vector<std::string> advertise;     // [http] advertise: overrides the derived addresses
+  std::function<std::uint64_t()> now_ms;  // wall clock (unix ms); empty: the system clock
 };
 
 class Team {

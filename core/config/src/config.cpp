@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "default_toml.hpp"
+#include "gossip_table.hpp"
 #include "mesh/base/files.hpp"
 
 namespace mesh::config {
@@ -19,6 +20,7 @@ constexpr std::string_view kNamePlaceholder = "\"__MESH_NODE_NAME__\"";
 constexpr std::size_t kMaxNodeNameBytes = 128;
 constexpr std::size_t kMaxListEntries = 256;
 constexpr std::size_t kMaxPathBytes = 4096;
+constexpr std::size_t kMaxRecordedLines = 4096;  // per plugin table
 
 // Quotes user text for an error message: escaped, and cut so a huge value can't flood a log.
 std::string quote(std::string_view s) {
@@ -157,8 +159,10 @@ class Parser {
     constexpr std::int64_t kHour = 3'600'000, kDay = 24 * kHour;
     for (auto&& [k, v] : **t) {
       std::string key = "http." + std::string(k.str());
+      // A plain reference: clang before 16 cannot capture a structured binding (the fuzz build).
+      const toml::node& value = v;
       auto set_int = [&](auto& field, std::int64_t min, std::int64_t max) -> Status {
-        auto i = integer(v, key, min, max);
+        auto i = integer(value, key, min, max);
         if (!i) return i.error();
         field = static_cast<std::remove_reference_t<decltype(field)>>(*i);
         return {};
@@ -271,6 +275,85 @@ class Parser {
     return {};
   }
 
+  // A list whose every entry must match `ok`; `what` describes the grammar for the message.
+  Result<std::vector<std::string>> checked_list(const toml::node& v, const std::string& key,
+                                                std::size_t max, bool (*ok)(std::string_view),
+                                                const char* what) const {
+    auto list = string_list(v, key);
+    if (!list) return list.error();
+    if (list->size() > max)
+      return err(v.source(), key + ": at most " + std::to_string(max) + " entries");
+    const auto& arr = *v.as_array();
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const auto& e = (*list)[i];
+      if (!ok(e)) return err(arr[i].source(), key + ": " + quote(e) + " is not " + what);
+      if (!seen.insert(e).second) return err(arr[i].source(), key + ": " + quote(e) + " twice");
+    }
+    return list;
+  }
+
+  Status runner(const toml::node& n, RunnerConfig& out) const {
+    auto t = table(n, "runner");
+    if (!t) return t.error();
+    for (auto&& [k, v] : **t) {
+      std::string key = "runner." + std::string(k.str());
+      if (k == "enabled") {
+        auto b = boolean(v, key);
+        if (!b) return b.error();
+        out.enabled = *b;
+      } else if (k == "modes") {
+        auto l = checked_list(v, key, 16, &valid_mode, "a mode ([a-z0-9][a-z0-9-]{0,31})");
+        if (!l) return l.error();
+        out.modes = std::move(*l);
+      } else if (k == "labels") {
+        auto l = checked_list(v, key, 32, &valid_label, "a label ([A-Za-z0-9._-]{1,64})");
+        if (!l) return l.error();
+        out.labels = std::move(*l);
+      } else if (k == "env_passthrough") {
+        auto l = checked_list(v, key, 64, &valid_env_name,
+                              "a variable name ([A-Za-z_][A-Za-z0-9_]{0,127})");
+        if (!l) return l.error();
+        out.env_passthrough = std::move(*l);
+      } else if (k == "max_concurrent_jobs") {
+        auto i = integer(v, key, 1, 64);
+        if (!i) return i.error();
+        out.max_concurrent_jobs = static_cast<std::uint32_t>(*i);
+      } else if (k == "job_log_max_bytes") {
+        auto i = integer(v, key, 64 * 1024, std::int64_t{64} << 20);
+        if (!i) return i.error();
+        out.job_log_max_bytes = static_cast<std::uint64_t>(*i);
+      } else {
+        return unknown_key(k, v, "runner");
+      }
+    }
+    return {};
+  }
+
+  static bool valid_mode(std::string_view s) {
+    if (s.empty() || s.size() > 32) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      char c = s[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-'))) return false;
+    }
+    return true;
+  }
+  static bool valid_label(std::string_view s) {
+    if (s.empty() || s.size() > 64) return false;
+    for (char c : s)
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+        return false;
+    return true;
+  }
+  static bool valid_env_name(std::string_view s) {
+    if (s.empty() || s.size() > 128) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (!(std::isalpha(c) || c == '_' || (i > 0 && std::isdigit(c)))) return false;
+    }
+    return true;
+  }
+
   Result<boost::json::value> to_json(const toml::node& n, const std::string& key) const {
     switch (n.type()) {
       case toml::node_type::string:
@@ -349,6 +432,14 @@ class Parser {
           }
         }
         out.paths = std::move(*list);
+      } else if (k == "executor_threads") {
+        auto i = integer(v, key, 1, 16);
+        if (!i) return i.error();
+        out.executor_threads = static_cast<std::uint32_t>(*i);
+      } else if (k == "stop_timeout_ms") {
+        auto i = integer(v, key, 100, 600'000);
+        if (!i) return i.error();
+        out.stop_timeout_ms = static_cast<std::uint32_t>(*i);
       } else if (v.is_table()) {
         // [plugins.<id>]: free-form, the plugin validates its own settings.
         if (!valid_plugin_id(k.str())) {
@@ -359,6 +450,9 @@ class Parser {
         auto j = to_json(v, key);
         if (!j) return j.error();
         out.settings[std::string(k.str())] = boost::json::serialize(*j);
+        auto& lines = out.setting_lines[std::string(k.str())];
+        if (auto line = v.source().begin.line; line > 0) lines[""] = line;
+        record_lines(*v.as_table(), "", lines);
       } else {
         Error e = unknown_key(k, v, "plugins");
         e.message += " (plugin settings go in a [plugins.<id>] table)";
@@ -368,8 +462,23 @@ class Parser {
     return {};
   }
 
+  // The line of every key in a plugin's table (nested tables as dotted paths), the key's own
+  // position first: that is where the user wrote it.
+  static void record_lines(const toml::table& t, const std::string& prefix,
+                           std::map<std::string, std::uint32_t>& out) {
+    for (auto&& [k, v] : t) {
+      if (out.size() >= kMaxRecordedLines) return;
+      std::string path =
+          prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+      auto line = k.source().begin.line > 0 ? k.source().begin.line : v.source().begin.line;
+      if (line > 0) out[path] = line;
+      if (v.is_table()) record_lines(*v.as_table(), path, out);
+    }
+  }
+
   Result<Config> document(const toml::table& root) const {
     Config cfg;
+    cfg.plugins.source = std::string(source_);
     for (auto&& [k, v] : root) {
       Status st;
       if (k == "node") {
@@ -382,6 +491,10 @@ class Parser {
         st = discovery(v, cfg.discovery);
       } else if (k == "plugins") {
         st = plugins(v, cfg.plugins);
+      } else if (k == "runner") {
+        st = runner(v, cfg.runner);
+      } else if (k == "gossip") {
+        st = parse_gossip_table(v, source_, cfg.gossip);
       } else {
         return unknown_key(k, v, "");
       }
@@ -531,6 +644,22 @@ Result<HostPort> parse_host_port(std::string_view text) {
   if (value > 65535) return bad("port out of range (0 .. 65535)");
   hp.port = static_cast<std::uint16_t>(value);
   return hp;
+}
+
+std::string PluginsConfig::locate(const std::string& id, const std::string& message) const {
+  std::uint32_t line = 0;
+  if (auto t = setting_lines.find(id); t != setting_lines.end()) {
+    // The setting's name is what the message starts with, up to ':' (or a space).
+    auto end = message.find_first_of(": ");
+    std::string key = message.substr(0, end);
+    if (auto k = t->second.find(key); !key.empty() && k != t->second.end())
+      line = k->second;
+    else if (auto table = t->second.find(""); table != t->second.end())
+      line = table->second;
+  }
+  std::string where = source.empty() ? std::string("mesh.toml") : source;
+  if (line > 0) where += ":" + std::to_string(line);
+  return where + ": [plugins." + id + "] " + message;
 }
 
 bool valid_plugin_id(std::string_view id) {

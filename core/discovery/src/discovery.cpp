@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "mesh/discovery/discovery.hpp"
+#include "mesh/discovery/send_plan.hpp"
 
 namespace mesh::discovery {
 namespace {
@@ -119,8 +120,12 @@ class Core : public std::enable_shared_from_this<Core> {
     if (opts_.udp_port == 0) return make_error(Errc::invalid, "discovery: udp port must not be 0");
     if (opts_.interval.count() <= 0)
       return make_error(Errc::invalid, "discovery: interval must be positive");
-    if (opts_.targets.empty())
-      opts_.targets = {"255.255.255.255", kMulticastGroupV4, kMulticastGroupV6};
+    // Only addresses this node listens on may appear as a beacon's source.
+    auto plan = plan_sending(opts_.listen, opts_, local_addresses());
+    for (const auto& note : plan.notes) spdlog::info("discovery: {}", note);
+    // Receiving stays as configured (a loopback-only node still hears LAN beacons of members
+    // it can dial); only sending follows the plan.
+    opts_.targets = plan.targets;
 
     std::optional<asio::ip::address_v4> if4;
     if (!opts_.multicast_if.empty()) {
@@ -156,7 +161,20 @@ class Core : public std::enable_shared_from_this<Core> {
     if (!v4_ && !v6_)
       return make_error(Errc::io, "discovery: cannot bind UDP port " +
                                       std::to_string(opts_.udp_port) + " for IPv4 or IPv6");
+    if (!plan.bind.empty()) {
+      std::optional<asio::ip::address_v4> tx_if4;
+      error_code ec;
+      if (auto a = asio::ip::make_address_v4(plan.multicast_if, ec); !ec) tx_if4 = a;
+      unsigned tx_if6 =
+          plan.multicast_if6.empty() ? 0 : ::if_nametoindex(plan.multicast_if6.c_str());
+      if (auto st = open_tx(plan.bind, tx_if4, tx_if6); !st) return st;
+    }
     for (const auto& ep : wanted) {
+      if (tx_) {
+        // The plan kept only targets of the listen address's family.
+        targets_.push_back({ep, false});
+        continue;
+      }
       if (ep.address().is_v4() ? !v4_ : !v6_) {
         spdlog::warn("discovery: not sending to {}: no {} socket", ep.address().to_string(),
                      ep.address().is_v4() ? "IPv4" : "IPv6");
@@ -193,6 +211,7 @@ class Core : public std::enable_shared_from_this<Core> {
       self->timer_.cancel();
       if (self->v4_) self->v4_->sock.close(ec);
       if (self->v6_) self->v6_->sock.close(ec);
+      if (self->tx_) self->tx_->close(ec);
     });
   }
 
@@ -292,6 +311,27 @@ class Core : public std::enable_shared_from_this<Core> {
     v6_ = std::move(rx);
   }
 
+  // A socket bound to the listen address, so that it is the source every beacon shows.
+  Status open_tx(const std::string& bind, std::optional<asio::ip::address_v4> if4, unsigned if6) {
+    error_code ec;
+    auto addr = asio::ip::make_address(bind, ec);
+    if (ec) return make_error(Errc::invalid, "discovery: bad listen address " + bind);
+    auto tx = std::make_unique<udp::socket>(io_);
+    tx->open(addr.is_v4() ? udp::v4() : udp::v6(), ec);
+    if (!ec && addr.is_v6()) tx->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) tx->set_option(asio::socket_base::broadcast(true), ec);
+    if (!ec) tx->bind(udp::endpoint(addr, 0), ec);
+    if (ec)
+      return make_error(Errc::io, "discovery: cannot send from " + bind + ": " + ec.message());
+    tx->set_option(asio::ip::multicast::enable_loopback(opts_.loopback), ec);
+    if (addr.is_v4() && if4) tx->set_option(asio::ip::multicast::outbound_interface(*if4), ec);
+    if (addr.is_v6() && if6 != 0) tx->set_option(asio::ip::multicast::outbound_interface(if6), ec);
+    if (ec) spdlog::warn("discovery: multicast interface for {}: {}", bind, ec.message());
+    spdlog::info("discovery: beacons leave from {} (the listen address)", bind);
+    tx_ = std::move(tx);
+    return {};
+  }
+
   void arm_timer() {
     timer_.expires_after(opts_.interval);
     timer_.async_wait([self = shared_from_this()](error_code ec) {
@@ -308,7 +348,7 @@ class Core : public std::enable_shared_from_this<Core> {
     auto bytes =
         std::make_shared<Bytes>(encode_beacon(make_beacon(*id_, tcp_port_, instance_, last_wall_)));
     for (auto& t : targets_) {
-      auto& sock = t.ep.address().is_v4() ? v4_->sock : v6_->sock;
+      auto& sock = tx_ ? *tx_ : t.ep.address().is_v4() ? v4_->sock : v6_->sock;
       sock.async_send_to(
           asio::buffer(*bytes), t.ep,
           asio::bind_executor(strand_, [self = shared_from_this(), bytes, &t](error_code ec,
@@ -422,6 +462,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
   // Strand-only state.
   std::unique_ptr<Rx> v4_, v6_;
+  std::unique_ptr<udp::socket> tx_;  // bound to the listen address, when it is a specific one
   std::vector<Target> targets_;
   std::uint64_t last_wall_ = 0;
   std::chrono::seconds window_{0};

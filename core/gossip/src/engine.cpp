@@ -1,28 +1,30 @@
+// The gossip engine. About 750 lines on purpose: links, anti-entropy, live relaying and
+// heartbeats share one lock and one state (links_, seen_), and splitting them would spread that
+// state over files; subscription delivery, which has its own, is in subscriptions.cpp.
 #include "mesh/gossip/engine.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <boost/json.hpp>
 #include <condition_variable>
-#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "heartbeat.hpp"
 #include "mesh/gossip/cursors.hpp"
 #include "mesh/gossip/feed_store.hpp"
 #include "mesh/gossip/link_protocol.hpp"
+#include "origin_limits.hpp"
+#include "subscriptions.hpp"
 
 namespace mesh::gossip {
 namespace {
 
 constexpr std::size_t kMaxLinks = 4096;
-constexpr std::size_t kLiveQueueCap = 1024;   // ephemeral events waiting for subscribers
 constexpr std::size_t kRecentLiveCap = 8192;  // (origin, seq) of ephemeral events seen
 constexpr std::size_t kRoundBytes = 4 << 20;  // per link per anti-entropy round
-constexpr std::size_t kDeliverBatch = 256;
 // A peer's last heartbeat is kept whole (plugin values make it larger than it used to be);
 // a longer payload cannot be a valid event anyway.
 constexpr std::size_t kMaxHeartbeatKept = kMaxPayload;
@@ -48,8 +50,13 @@ bool send_on(const SendPtr& send, std::string message) {
 
 }  // namespace
 
+bool is_local_topic(std::string_view topic) {
+  return topic == "local" || topic.starts_with("local.");
+}
+
 bool is_ephemeral_topic(std::string_view topic) {
-  return topic == "heartbeat" || topic == "presence" || topic.ends_with(".live");
+  return topic == "heartbeat" || topic == kGoodbyeTopic || topic == "presence" ||
+         topic.ends_with(".live") || is_local_topic(topic);
 }
 
 class EngineImpl final : public Engine {
@@ -60,7 +67,9 @@ class EngineImpl final : public Engine {
         self_(opts_.self->public_key()),
         store_(std::move(store)),
         cursors_(std::move(cursors)),
-        roster_(self_) {
+        subs_(*store_, *cursors_),
+        roster_(self_),
+        limits_(opts_.limits, [this](const PublicKey& k) { return describe(k); }) {
     // Ephemeral events never touch the feed, so they get their own seq space: microseconds of
     // the wall clock at open, +1 per event. Unique within a run and, as long as the clock does
     // not jump back, across restarts; peers only use it to drop relayed duplicates.
@@ -87,7 +96,7 @@ class EngineImpl final : public Engine {
   }
 
   void start() {
-    thread_ = std::thread([this] { delivery_loop(); });
+    thread_ = std::thread([this] { roster_loop(); });
   }
 
   // --- publishing ------------------------------------------------------------------------------
@@ -119,9 +128,9 @@ class EngineImpl final : public Engine {
     {
       std::lock_guard lock(mu_);
       remember_live_locked(ev->origin, ev->seq);
-      queue_live_locked(*ev);
     }
-    cv_.notify_all();
+    subs_.offer_live(*ev);
+    if (is_local_topic(topic)) return ev;  // this node's subscribers only
     std::string msg = encode_link(LiveMsg{encode(*ev)});
     for (const auto& [peer, send] : link_sends()) send_on(send, msg);
     return ev;
@@ -196,6 +205,12 @@ class EngineImpl final : public Engine {
     }
   }
 
+  void goodbye() override {
+    if (auto r = publish_live(kGoodbyeTopic, {}); !r) {
+      spdlog::warn("gossip: goodbye: {}", r.error().message);
+    }
+  }
+
   void sync_now() override {
     std::string msg = encode_link(VvMsg{store_->version_vector()});
     if (msg.empty()) {
@@ -221,33 +236,10 @@ class EngineImpl final : public Engine {
       return make_error(Errc::invalid, "invalid topic pattern");
     }
     if (!handler) return make_error(Errc::invalid, "no handler");
-    {
-      std::lock_guard lock(mu_);
-      if (stopped_) return make_error(Errc::state, "engine stopped");
-      if (subs_.count(name)) return make_error(Errc::exists, "subscriber exists: " + name);
-      if (subs_.size() >= kMaxSubscribers) return make_error(Errc::limit, "too many subscribers");
-      auto sub = std::make_shared<Sub>();
-      sub->name = name;
-      sub->pattern = std::move(topic_pattern);
-      sub->handler = std::move(handler);
-      subs_.emplace(std::move(name), std::move(sub));
-      wake_ = true;
-    }
-    cv_.notify_all();
-    return {};
+    return subs_.add(std::move(name), std::move(topic_pattern), std::move(handler));
   }
 
-  void unsubscribe(const std::string& name) override {
-    {
-      std::lock_guard lock(mu_);
-      auto it = subs_.find(name);
-      if (it == subs_.end()) return;
-      it->second->removed = true;
-      subs_.erase(it);
-    }
-    // Wait out a handler call in flight, unless we are that call.
-    if (std::this_thread::get_id() != thread_.get_id()) std::lock_guard wait(handler_mu_);
-  }
+  void unsubscribe(const std::string& name) override { subs_.remove(name); }
 
   // --- state -----------------------------------------------------------------------------------
 
@@ -264,8 +256,9 @@ class EngineImpl final : public Engine {
       if (auto s = seen_.find(m.key); s != seen_.end()) {
         p.last_seen_ms = s->second.last_seen_ms;
         p.heartbeat = s->second.heartbeat;
+        p.left = s->second.left;
       }
-      p.up = p.last_seen_ms > 0 &&
+      p.up = !p.left && p.last_seen_ms > 0 &&
              t <= p.last_seen_ms + static_cast<std::uint64_t>(opts_.up_window.count());
       auto l = links_.find(m.key);
       p.linked = l != links_.end() && l->second.send;
@@ -279,9 +272,13 @@ class EngineImpl final : public Engine {
     std::lock_guard lock(mu_);
     std::map<std::string, std::uint64_t> out;
     for (const auto& [reason, n] : rejected_) out[std::string(to_string(reason))] = n;
-    if (live_dropped_) out["live_dropped"] = live_dropped_;
+    if (auto dropped = subs_.live_dropped()) out["live_dropped"] = dropped;
     return out;
   }
+
+  std::vector<Offender> offenders() const override { return limits_.offenders(); }
+  std::map<std::string, std::uint64_t> throttled() const override { return limits_.throttled(); }
+  void set_limits(const Limits& limits) override { limits_.set(limits); }
 
   void on_roster_change(std::function<void()> callback) override {
     std::lock_guard lock(mu_);
@@ -294,8 +291,9 @@ class EngineImpl final : public Engine {
       stopped_ = true;
     }
     cv_.notify_all();
-    // From a callback on the delivery thread the loop ends when the callback returns; the
-    // destructor (on another thread) joins it.
+    subs_.stop();
+    // From the roster callback the loop ends when the callback returns; the destructor (on
+    // another thread) joins it.
     if (thread_.joinable() && std::this_thread::get_id() != thread_.get_id()) thread_.join();
   }
 
@@ -310,15 +308,31 @@ class EngineImpl final : public Engine {
   struct Seen {
     std::uint64_t last_seen_ms = 0;
     std::string heartbeat;
-  };
-  struct Sub {
-    std::string name;
-    std::string pattern;
-    Handler handler;
-    std::atomic<bool> removed{false};
+    // A goodbye came (with this live seq): down until a later heartbeat or a new link's hello.
+    bool left = false;
+    std::uint64_t bye_seq = 0;
   };
 
   std::uint64_t now() const { return opts_.now_ms ? opts_.now_ms() : system_now_ms(); }
+
+  std::string describe(const PublicKey& key) const {
+    auto m = roster_.find(key);
+    return (m ? m->name + " " : std::string()) + "(" + key.id() + ")";
+  }
+
+  // The next event of its origin, verified: within the Lamport bound and the origin's limits?
+  // Refusals are counted and recorded against the origin; the event is fetched again later
+  // (anti-entropy), so a throttled origin is slowed down, not cut off.
+  bool admissible(const Event& ev, std::uint64_t t) {
+    std::uint64_t local = store_->lamport();
+    if (!lamport_acceptable(ev.lamport, local)) {
+      count(RejectReason::lamport);
+      limits_.lamport_refused(ev.origin, ev.lamport, local, t);
+      return false;
+    }
+    if (ev.origin == self_) return true;  // our own events, come back from a peer
+    return limits_.admit_stored(ev.origin, kEventOverhead + ev.topic.size() + ev.payload.size(), t);
+  }
 
   void count(RejectReason r, std::uint64_t n = 1) {
     std::lock_guard lock(mu_);
@@ -334,17 +348,23 @@ class EngineImpl final : public Engine {
     return out;
   }
 
-  void touch_locked(const PublicKey& key, std::uint64_t t) {
+  // Marks `key` as heard from at t. A member that said goodbye stays down until `revive` (its
+  // next heartbeat, or the hello of a new link): messages it queued before leaving, or a
+  // relayed copy of an older heartbeat, do not bring it back.
+  void touch_locked(const PublicKey& key, std::uint64_t t, bool revive = true) {
     if (!seen_.count(key) && seen_.size() >= kMaxSeen) return;
-    seen_[key].last_seen_ms = t;
+    Seen& s = seen_[key];
+    if (s.left && !revive) return;
+    s.left = false;
+    s.last_seen_ms = t;
   }
 
   void handle_message(const PublicKey& peer, std::string_view message) {
+    auto decoded = decode_link(message);
     {
       std::lock_guard lock(mu_);
-      touch_locked(peer, now());
+      touch_locked(peer, now(), decoded && std::holds_alternative<HelloMsg>(*decoded));
     }
-    auto decoded = decode_link(message);
     if (!decoded) {
       spdlog::debug("gossip: bad message from {}: {}", peer.short_id(), decoded.error().message);
       count(reject_reason(decoded.error()));
@@ -356,12 +376,12 @@ class EngineImpl final : public Engine {
           if constexpr (std::is_same_v<T, HelloMsg>) {
             on_vv(peer, std::move(m.vv));
           } else if constexpr (std::is_same_v<T, VvMsg>) {
-            on_vv(peer, std::move(m.vv));
+            if (limits_.admit_sync(peer, now())) on_vv(peer, std::move(m.vv));
           } else if constexpr (std::is_same_v<T, EventsMsg>) {
             on_events(peer, m);
           } else if constexpr (std::is_same_v<T, LiveMsg>) {
             on_live(peer, m);
-          } else {
+          } else if (limits_.admit_sync(peer, now())) {
             on_want(peer, m);
           }
         },
@@ -507,6 +527,8 @@ class EngineImpl final : public Engine {
         count(reject_reason(ok.error()));
         continue;
       }
+      // Only the next one counts against limits (a gap is stored nowhere: append says so).
+      if (ev->seq == store_->last_seq(ev->origin) + 1 && !admissible(*ev, t)) continue;
       auto r = store_->append(*ev);
       if (!r) {
         count(reject_reason(r.error()));
@@ -522,7 +544,9 @@ class EngineImpl final : public Engine {
           break;
         case Appended::gap:
           count(RejectReason::gap);
-          wants.emplace(ev->origin, store_->last_seq(ev->origin) + 1);
+          if (!limits_.held_back(ev->origin, t)) {
+            wants.emplace(ev->origin, store_->last_seq(ev->origin) + 1);
+          }
           break;
       }
     }
@@ -593,7 +617,8 @@ class EngineImpl final : public Engine {
       count(reject_reason(ev.error()));
       return;
     }
-    if (!is_ephemeral_topic(ev->topic)) {
+    // Stored topics travel in EVENTS; local ones never leave their node, so a peer's is forged.
+    if (!is_ephemeral_topic(ev->topic) || is_local_topic(ev->topic)) {
       count(RejectReason::malformed);
       return;
     }
@@ -610,16 +635,29 @@ class EngineImpl final : public Engine {
       std::lock_guard lock(mu_);
       // Only a verified event enters the set, so a forged copy cannot shadow the real one.
       if (!remember_live_locked(ev->origin, ev->seq)) return;
+    }
+    // Neither delivered nor relayed past the origin's rate (its next heartbeat gets through).
+    if (ev->origin != self_ && !limits_.admit_live(ev->origin, now())) return;
+    {
+      std::lock_guard lock(mu_);
+      if (ev->topic == kGoodbyeTopic && ev->origin != self_) {
+        if (seen_.count(ev->origin) || seen_.size() < kMaxSeen) {
+          Seen& s = seen_[ev->origin];
+          s.left = true;
+          s.bye_seq = std::max(s.bye_seq, ev->seq);
+          spdlog::info("gossip: {} said goodbye (stopped)", ev->origin.short_id());
+        }
+      }
       if (ev->topic == "heartbeat" && ev->origin != self_) {
-        touch_locked(ev->origin, now());
+        auto prior = seen_.find(ev->origin);
+        touch_locked(ev->origin, now(), prior == seen_.end() || ev->seq > prior->second.bye_seq);
         if (auto s = seen_.find(ev->origin); s != seen_.end()) {
           std::size_t n = std::min(ev->payload.size(), kMaxHeartbeatKept);
           s->second.heartbeat.assign(ev->payload.begin(), ev->payload.begin() + n);
         }
       }
-      queue_live_locked(*ev);
     }
-    cv_.notify_all();
+    subs_.offer_live(*ev);
     std::string msg = encode_link(m);
     for (const auto& [p, send] : link_sends(&peer)) send_on(send, msg);
   }
@@ -634,73 +672,11 @@ class EngineImpl final : public Engine {
     return true;
   }
 
-  void queue_live_locked(const Event& ev) {
-    bool wanted = false;
-    for (const auto& [name, sub] : subs_) wanted = wanted || topic_matches(sub->pattern, ev.topic);
-    if (!wanted) return;
-    if (live_queue_.size() >= kLiveQueueCap) {
-      live_queue_.pop_front();
-      ++live_dropped_;
-    }
-    live_queue_.push_back(ev);
-  }
-
   void send_heartbeat() {
-    double load[1] = {0};
-    if (::getloadavg(load, 1) < 1) load[0] = 0;
-    std::size_t links = link_sends().size();
-    boost::json::object o;
-    o["name"] = opts_.self_name;
-    o["load"] = load[0];
-    o["links"] = links;
-    boost::json::array caps;
-    if (opts_.capabilities) {
-      for (auto& c : opts_.capabilities()) {
-        if (caps.size() >= 64) break;  // the payload stays small: it goes out every 5 s
-        caps.emplace_back(c.substr(0, 64));
-      }
-    }
-    o["capabilities"] = std::move(caps);
-    o["plugins"] = heartbeat_plugins();
-    std::string payload = boost::json::serialize(o);
-    // Too large for one event: leave out the largest plugin values until it fits.
-    while (payload.size() > kMaxPayload && !o["plugins"].as_object().empty()) {
-      auto& plugins = o["plugins"].as_object();
-      auto largest = plugins.begin();
-      std::size_t largest_size = 0;
-      for (auto it = plugins.begin(); it != plugins.end(); ++it) {
-        std::size_t n = boost::json::serialize(it->value()).size();
-        if (n > largest_size) {
-          largest = it;
-          largest_size = n;
-        }
-      }
-      spdlog::warn("gossip: heartbeat too large; leaving out plugin '{}' ({} bytes)",
-                   std::string(largest->key()), largest_size);
-      plugins.erase(largest);
-      payload = boost::json::serialize(o);
-    }
+    std::string payload = heartbeat_payload(opts_, link_sends().size());
     if (auto r = publish("heartbeat", as_bytes(payload)); !r) {
       spdlog::warn("gossip: heartbeat: {}", r.error().message);
     }
-  }
-
-  boost::json::object heartbeat_plugins() const {
-    boost::json::object out;
-    if (!opts_.heartbeat_plugins) return out;
-    std::map<std::string, std::string> values;
-    try {
-      values = opts_.heartbeat_plugins();
-    } catch (const std::exception& e) {
-      spdlog::warn("gossip: heartbeat plugin values: {}", e.what());
-      return out;
-    }
-    for (const auto& [id, text] : values) {
-      boost::system::error_code ec;
-      auto v = boost::json::parse(text, ec);
-      if (!ec) out[id] = std::move(v);
-    }
-    return out;
   }
 
   void roster_changed() {
@@ -714,126 +690,51 @@ class EngineImpl final : public Engine {
     sync_now();
   }
 
-  void wake_delivery() {
-    {
-      std::lock_guard lock(mu_);
-      wake_ = true;
-    }
-    cv_.notify_all();
-  }
+  void wake_delivery() { subs_.stored_changed(); }
 
-  void delivery_loop() {
-    bool retry = false;
+  // Runs the roster callback off the threads that changed the roster (links' I/O threads).
+  void roster_loop() {
     for (;;) {
-      std::vector<Event> live;
-      std::vector<std::shared_ptr<Sub>> subs;
       std::function<void()> cb;
-      bool stored = false;
       {
         std::unique_lock lock(mu_);
-        auto ready = [&] { return stopped_ || wake_ || roster_dirty_ || !live_queue_.empty(); };
-        if (retry) {
-          if (!cv_.wait_for(lock, std::chrono::seconds(1), ready)) wake_ = true;
-        } else {
-          cv_.wait(lock, ready);
-        }
+        cv_.wait(lock, [&] { return stopped_ || roster_dirty_; });
         if (stopped_) return;
-        stored = std::exchange(wake_, false);
-        live.assign(std::make_move_iterator(live_queue_.begin()),
-                    std::make_move_iterator(live_queue_.end()));
-        live_queue_.clear();
-        if (std::exchange(roster_dirty_, false)) cb = roster_cb_;
-        for (const auto& [name, sub] : subs_) subs.push_back(sub);
+        roster_dirty_ = false;
+        cb = roster_cb_;
       }
-      std::lock_guard running(handler_mu_);
-      for (const auto& ev : live) {
-        for (const auto& sub : subs) {
-          if (sub->removed || !topic_matches(sub->pattern, ev.topic)) continue;
-          try {
-            sub->handler(ev);
-          } catch (const std::exception& e) {
-            spdlog::warn("gossip: subscriber {} threw: {}", sub->name, e.what());
-          }
-        }
-      }
-      if (cb) {
-        try {
-          cb();
-        } catch (const std::exception& e) {
-          spdlog::warn("gossip: roster callback threw: {}", e.what());
-        }
-      }
-      if (stored) retry = deliver_stored(subs);
-    }
-  }
-
-  // Returns true if some subscriber has to be retried later.
-  bool deliver_stored(const std::vector<std::shared_ptr<Sub>>& subs) {
-    bool retry = false;
-    for (const auto& sub : subs) {
-      const std::string& pattern = sub->pattern;
-      auto filter = [&pattern](std::string_view topic) {
-        return !is_ephemeral_topic(topic) && topic_matches(pattern, topic);
-      };
-      for (;;) {
-        if (sub->removed || is_stopped()) break;
-        bool refused = false;
-        auto handle = [&](const Event& e) {
-          if (sub->removed) {
-            refused = true;
-            return false;
-          }
-          bool ok = sub->handler(e);
-          refused = refused || !ok;
-          return ok;
-        };
-        auto r = deliver(*store_, *cursors_, sub->name, filter, handle, kDeliverBatch);
-        if (!r) {
-          spdlog::warn("gossip: delivery to {}: {}", sub->name, r.error().message);
-          retry = true;
-          break;
-        }
-        if (refused) {
-          retry = true;
-          break;
-        }
-        if (*r < kDeliverBatch) break;
+      if (!cb) continue;
+      try {
+        cb();
+      } catch (const std::exception& e) {
+        spdlog::warn("gossip: roster callback threw: {}", e.what());
       }
     }
-    return retry;
-  }
-
-  bool is_stopped() const {
-    std::lock_guard lock(mu_);
-    return stopped_;
   }
 
   EngineOptions opts_;
   PublicKey self_;
   std::unique_ptr<FeedStore> store_;
   std::unique_ptr<Cursors> cursors_;
+  Subscriptions subs_;  // after the store and cursors it reads: destroyed before them
   Roster roster_;
+  OriginLimits limits_;  // its own lock; never called with mu_ held
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<PublicKey, Link> links_;
   std::map<PublicKey, Seen> seen_;
   std::map<RejectReason, std::uint64_t> rejected_;
-  std::uint64_t live_dropped_ = 0;
   std::uint64_t live_seq_ = 0;
   std::set<std::pair<PublicKey, std::uint64_t>> recent_live_;
   std::deque<std::pair<PublicKey, std::uint64_t>> recent_order_;
-  std::deque<Event> live_queue_;
-  std::map<std::string, std::shared_ptr<Sub>, std::less<>> subs_;
   std::function<void()> roster_cb_;
   std::uint64_t last_heartbeat_ms_ = 0;
   std::uint64_t last_sync_ms_ = 0;
-  bool wake_ = false;
   bool roster_dirty_ = false;
   bool stopped_ = false;
 
-  std::mutex handler_mu_;  // held while subscriber handlers run (unsubscribe waits on it)
-  std::thread thread_;
+  std::thread thread_;  // runs roster callbacks
 };
 
 Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {

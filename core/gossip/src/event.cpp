@@ -50,6 +50,8 @@ std::string_view to_string(RejectReason reason) {
       return "duplicate";
     case RejectReason::gap:
       return "gap";
+    case RejectReason::lamport:
+      return "lamport";
     case RejectReason::io:
       return "io";
   }

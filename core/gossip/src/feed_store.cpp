@@ -15,6 +15,7 @@
 
 #include "mesh/base/encoding.hpp"
 #include "mesh/base/files.hpp"
+#include "mesh/gossip/limits.hpp"
 #include "wire.hpp"
 
 namespace mesh::gossip {
@@ -182,7 +183,7 @@ Result<std::unique_ptr<FeedStore>> FeedStore::open(const fs::path& root) {
     }
 
     // Scan: keep the longest prefix of intact, consecutive records of this origin.
-    std::uint64_t pos = kHeaderSize;
+    std::uint64_t pos = kHeaderSize, poisoned = 0;
     Bytes buf;
     while (size - pos >= kFrameOverhead) {
       std::uint8_t len_be[4];
@@ -195,9 +196,19 @@ Result<std::unique_ptr<FeedStore>> FeedStore::open(const fs::path& root) {
       if (!unframe(buf, body)) break;
       auto ev = decode(body);
       if (!ev || ev->origin != feed->origin || ev->seq != feed->offsets.size() + 1) break;
-      max_lamport = std::max(max_lamport, ev->lamport);
+      // A clock above the ceiling was stored before the bound existed (an attack): it stays in
+      // the feed, but the clock is not rebuilt from it, or every restart would be frozen again.
+      if (ev->lamport <= kLamportCeiling) {
+        max_lamport = std::max(max_lamport, ev->lamport);
+      } else {
+        ++poisoned;
+      }
       feed->offsets.push_back(pos);
       pos += buf.size();
+    }
+    if (poisoned > 0) {
+      spdlog::warn("feeds: {}: {} events carry a Lamport clock above 2^63; the clock ignores them",
+                   path.filename().string(), poisoned);
     }
     if (pos < size) {
       auto dropped = size - pos;
@@ -226,6 +237,12 @@ Result<std::unique_ptr<FeedStore>> FeedStore::open(const fs::path& root) {
                    lamport_path.string());
       persisted = 0;
     }
+  }
+  if (persisted > kLamportCeiling) {
+    // Only a stored clock from outside could have pushed the reservation that far.
+    spdlog::warn("feeds: {}: reservation {} is above 2^63; restarting the clock from the feeds",
+                 lamport_path.string(), persisted);
+    persisted = 0;
   }
   store->reserved_ = persisted;
   store->lamport_ = std::max(persisted, max_lamport);
@@ -362,7 +379,10 @@ Result<std::uint64_t> FeedStore::tick() {
 
 Result<std::uint64_t> FeedStore::tick_locked() {
   constexpr auto kMax = std::numeric_limits<std::uint64_t>::max();
-  if (lamport_ == kMax) return make_error(Errc::limit, "Lamport clock exhausted");
+  // Unreachable (stored clocks stay below 2^63 and 2^63 local ticks never happen), but if it
+  // ever were, the clock stays at its maximum rather than failing: a roster change (removing
+  // the member who caused it) must always be possible. (lamport, origin, seq) still orders.
+  if (lamport_ == kMax) return kMax;
   std::uint64_t next = lamport_ + 1;
   // Persist a reservation ahead of the value handed out, so a restart never goes back.
   if (next > reserved_) {

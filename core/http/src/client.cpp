@@ -144,6 +144,11 @@ class ClientConn {
     if (SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION) != 1) {
       return make_error(Errc::crypto, "cannot restrict TLS to version 1.3");
     }
+    // Members are pinned by their Ed25519 key: ask for that certificate, never the P-256 one a
+    // node also offers its local clients.
+    if (SSL_CTX_set1_sigalgs_list(native, "ed25519") != 1) {
+      return make_error(Errc::crypto, "cannot restrict TLS signatures to Ed25519");
+    }
     SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
     error_code ec;
     if (tls) {

@@ -261,6 +261,9 @@ Result<std::shared_ptr<PeerConnector>> PeerConnector::create(const identity::Tls
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
       SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
     return make_error(Errc::crypto, "cannot restrict TLS to version 1.3");
+  // The server's Ed25519 (member) certificate, never the P-256 one it offers local clients.
+  if (SSL_CTX_set1_sigalgs_list(ctx, "ed25519") != 1)
+    return make_error(Errc::crypto, "cannot restrict TLS signatures to Ed25519");
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   // An EOF without close_notify reads as the end of the stream: plugins frame their own data.
   SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
@@ -380,6 +383,11 @@ Result<std::shared_ptr<PeerConn>> PeerConnector::connect(
   if (SSL_version(conn->ssl_) != TLS1_3_VERSION)
     return make_error(Errc::crypto, "TLS: " + where + ": not TLS 1.3");
   conn->peer_ = *key;
+  if (int len = i2d_X509(cert, nullptr); len > 0 && len <= 64 * 1024) {
+    conn->peer_der_.resize(static_cast<std::size_t>(len));
+    unsigned char* p = conn->peer_der_.data();
+    if (i2d_X509(cert, &p) != len) conn->peer_der_.clear();
+  }
   return conn;
 }
 

@@ -1,45 +1,71 @@
 // Route table and the plain request/response helpers. No Beast here, so this file compiles fast.
 #include "mesh/http/router.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 #include <algorithm>
-#include <cctype>
+#include <array>
+
+#include "mesh/http/url.hpp"
 
 namespace mesh::http {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
+constexpr std::size_t kMaxCaptureName = 64;
+
+// "/a/b" -> {a, b}; "/" -> {}; "/a/" -> {a, ""}. Views into `path`.
+std::vector<std::string_view> split_segments(std::string_view path) {
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  std::vector<std::string_view> out;
+  if (path.empty()) return out;
+  for (std::size_t i = 0;;) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) {
+      out.push_back(path.substr(i));
+      return out;
+    }
+    out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
 }
 
-// "/" and "" match every path; "/a/" matches "/a" and everything under it; "/a" matches "/a"
-// and "/a/..." but not "/ab".
+// A plain path without its trailing "/" ("/" and "" stay "/").
+std::string_view normalized_prefix(std::string_view prefix) {
+  if (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);
+  return prefix.empty() ? std::string_view("/") : prefix;
+}
+
+// "/" matches every path; "/a" matches "/a" and "/a/..." but not "/ab".
 bool prefix_matches(std::string_view prefix, std::string_view path) {
-  if (prefix.empty() || prefix == "/") return true;
-  if (prefix.back() == '/') prefix.remove_suffix(1);
+  prefix = normalized_prefix(prefix);
+  if (prefix == "/") return true;
   if (!path.starts_with(prefix)) return false;
   return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
 
-std::size_t prefix_length(std::string_view prefix) {
-  if (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
-  return prefix.size();
+bool valid_capture_name(std::string_view n) {
+  if (n.empty() || n.size() > kMaxCaptureName) return false;
+  auto alpha = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+  if (!alpha(n[0])) return false;
+  return std::all_of(n.begin(), n.end(),
+                     [&](char c) { return alpha(c) || (c >= '0' && c <= '9'); });
 }
 
-// Registrations that would shadow each other exactly.
-template <typename R>
-bool same_slot(const R& r, std::string_view method, std::string_view prefix,
-               const RouteOptions& options) {
-  return r.method == method && r.prefix == prefix && r.options.exact == options.exact;
-}
+// How specifically a route matched the path's segment at one position (see Router).
+enum Rank : int { below_prefix = 0, tail = 1, capture = 2, literal = 3 };
 
 }  // namespace
 
 std::string_view Request::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (iequals(key, name)) return value;
+    if (boost::beast::iequals(key, name)) return value;
+  }
+  return {};
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [key, value] : params) {
+    if (key == name) return value;
   }
   return {};
 }
@@ -60,42 +86,121 @@ Response Response::json(unsigned status, std::string body) {
   return r;
 }
 
-RouteId Router::add(std::string method, std::string path_prefix, RouteOptions options,
-                    Handler handler) {
+Result<Router::Route> Router::compile(std::string method, std::string path, RouteOptions options) {
+  Route r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.options = std::move(options);
+  if (r.path.find_first_of("{}") == std::string::npos) {
+    r.shape = std::string(r.options.exact ? "exact " : "prefix ") +
+              std::string(normalized_prefix(r.path));
+    return r;
+  }
+  if (r.path.empty() || r.path.front() != '/') {
+    return make_error(Errc::invalid, "a pattern path must start with '/'");
+  }
+  r.pattern = true;
+  r.options.exact = true;
+  r.shape = "pattern ";
+  const auto parts = split_segments(r.path);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    std::string_view seg = parts[i];
+    Segment s{Segment::Kind::literal, std::string(seg)};
+    if (seg.find_first_of("{}") != std::string_view::npos) {
+      if (seg.size() < 3 || seg.front() != '{' || seg.back() != '}') {
+        return make_error(
+            Errc::invalid,
+            "'" + std::string(seg) + "': a capture is a whole segment, {name} or {name...}");
+      }
+      std::string_view name = seg.substr(1, seg.size() - 2);
+      s.kind = Segment::Kind::capture;
+      if (name.ends_with("...")) {
+        name.remove_suffix(3);
+        s.kind = Segment::Kind::tail;
+        if (i + 1 != parts.size()) {
+          return make_error(Errc::invalid, "'" + std::string(seg) + "': a tail capture comes last");
+        }
+      }
+      if (!valid_capture_name(name)) {
+        return make_error(Errc::invalid, "'" + std::string(seg) +
+                                             "': capture names are [A-Za-z_][A-Za-z0-9_]{0,63}");
+      }
+      for (const auto& other : r.segments) {
+        if (other.kind != Segment::Kind::literal && other.text == name) {
+          return make_error(Errc::invalid, "capture {" + std::string(name) + "} appears twice");
+        }
+      }
+      s.text = std::string(name);
+    }
+    r.shape += "/";
+    r.shape += s.kind == Segment::Kind::literal   ? s.text
+               : s.kind == Segment::Kind::capture ? std::string("{}")
+                                                  : std::string("{...}");
+    r.segments.push_back(std::move(s));
+  }
+  return r;
+}
+
+bool Router::insert(Route route, bool replace, RouteId* id, RouteError* error) {
   std::lock_guard lock(mu_);
-  // Re-registering the same method+prefix replaces the old route (its id stops working).
-  std::erase_if(routes_,
-                [&](const Route& r) { return same_slot(r, method, path_prefix, options); });
-  RouteId id = next_++;
-  routes_.push_back(
-      Route{id, std::move(method), std::move(path_prefix), options, std::move(handler), nullptr});
+  auto same = [&](const Route& r) { return r.method == route.method && r.shape == route.shape; };
+  if (replace) {
+    std::erase_if(routes_, same);
+  } else if (auto it = std::find_if(routes_.begin(), routes_.end(), same); it != routes_.end()) {
+    if (error) {
+      error->kind = RouteError::Kind::conflict;
+      error->owner = it->options.owner;
+      error->message = route.method + " " + route.path + " conflicts with " + it->method + " " +
+                       it->path + ", already registered by " + it->options.owner;
+    }
+    return false;
+  }
+  route.id = next_++;
+  if (id) *id = route.id;
+  routes_.push_back(std::move(route));
+  return true;
+}
+
+RouteId Router::add(std::string method, std::string path, RouteOptions options, Handler handler) {
+  auto route = compile(std::move(method), std::move(path), std::move(options));
+  if (!route) return 0;
+  route->handler = std::move(handler);
+  RouteId id = 0;
+  insert(std::move(*route), true, &id, nullptr);
   return id;
 }
 
-bool Router::try_add(std::string method, std::string path_prefix, RouteOptions options,
-                     Handler handler, RouteId* id) {
-  std::lock_guard lock(mu_);
-  for (const auto& r : routes_) {
-    if (same_slot(r, method, path_prefix, options)) return false;
+bool Router::try_add(std::string method, std::string path, RouteOptions options, Handler handler,
+                     RouteId* id, RouteError* error) {
+  auto route = compile(std::move(method), std::move(path), std::move(options));
+  if (!route) {
+    if (error) *error = RouteError{RouteError::Kind::invalid, {}, route.error().message};
+    return false;
   }
-  RouteId new_id = next_++;
-  routes_.push_back(Route{new_id, std::move(method), std::move(path_prefix), options,
-                          std::move(handler), nullptr});
-  if (id) *id = new_id;
-  return true;
+  route->handler = std::move(handler);
+  return insert(std::move(*route), false, id, error);
 }
 
-bool Router::try_add_stream(std::string method, std::string path_prefix, RouteOptions options,
-                            StreamHandler handler, RouteId* id) {
+bool Router::try_add_stream(std::string method, std::string path, RouteOptions options,
+                            StreamHandler handler, RouteId* id, RouteError* error) {
+  auto route = compile(std::move(method), std::move(path), std::move(options));
+  if (!route) {
+    if (error) *error = RouteError{RouteError::Kind::invalid, {}, route.error().message};
+    return false;
+  }
+  route->stream = std::move(handler);
+  return insert(std::move(*route), false, id, error);
+}
+
+std::optional<std::string> Router::conflicting_owner(std::string_view method, std::string_view path,
+                                                     const RouteOptions& options) const {
+  auto route = compile(std::string(method), std::string(path), options);
+  if (!route) return std::nullopt;
   std::lock_guard lock(mu_);
   for (const auto& r : routes_) {
-    if (same_slot(r, method, path_prefix, options)) return false;
+    if (r.method == route->method && r.shape == route->shape) return r.options.owner;
   }
-  RouteId new_id = next_++;
-  routes_.push_back(Route{new_id, std::move(method), std::move(path_prefix), options, nullptr,
-                          std::move(handler)});
-  if (id) *id = new_id;
-  return true;
+  return std::nullopt;
 }
 
 void Router::remove(RouteId id) {
@@ -122,34 +227,74 @@ WsRouteHandler Router::find_websocket(std::string_view path) const {
 
 std::variant<Router::Match, Router::Miss> Router::find(std::string_view method,
                                                        std::string_view path) const {
-  std::lock_guard lock(mu_);
-  const Route* best = nullptr;
-  bool path_known = false;
-  for (const auto& r : routes_) {
-    if (!prefix_matches(r.prefix, path)) continue;
-    if (r.options.exact && path != r.prefix) continue;
-    path_known = true;
-    if (r.method != "*" && r.method != method) continue;
-    if (!best) {
-      best = &r;
-      continue;
+  const auto segs = split_segments(path);
+  const std::size_t n = segs.size();
+
+  // A candidate: the route, how it ranked at each path segment, and its raw captures.
+  struct Candidate {
+    const Route* route = nullptr;
+    std::vector<int> ranks;
+    std::vector<std::pair<std::string_view, std::string_view>> raw;
+    std::size_t length = 0;  // segments in the route's path
+  };
+  auto match = [&](const Route& r, Candidate& c) -> bool {
+    c.route = &r;
+    c.ranks.assign(n, Rank::literal);
+    c.raw.clear();
+    if (!r.pattern) {
+      if (!prefix_matches(r.path, path)) return false;
+      if (r.options.exact && path != r.path) return false;
+      c.length = split_segments(normalized_prefix(r.path)).size();
+      for (std::size_t i = c.length; i < n; ++i) c.ranks[i] = Rank::below_prefix;
+      return true;
     }
-    std::size_t len = prefix_length(r.prefix);
-    std::size_t best_len = prefix_length(best->prefix);
-    // Longest prefix first; on a tie an exact route beats a prefix route, then an exact
-    // method beats "*".
-    if (len > best_len) {
-      best = &r;
-    } else if (len == best_len) {
-      if (r.options.exact != best->options.exact) {
-        if (r.options.exact) best = &r;
-      } else if (best->method == "*" && r.method != "*") {
-        best = &r;
+    const auto& pat = r.segments;
+    const bool has_tail = !pat.empty() && pat.back().kind == Segment::Kind::tail;
+    if (has_tail ? n < pat.size() : n != pat.size()) return false;
+    c.length = pat.size();
+    for (std::size_t i = 0; i < pat.size(); ++i) {
+      const auto& p = pat[i];
+      if (p.kind == Segment::Kind::literal) {
+        if (segs[i] != p.text) return false;
+      } else if (p.kind == Segment::Kind::capture) {
+        if (segs[i].empty()) return false;
+        c.ranks[i] = Rank::capture;
+        c.raw.emplace_back(p.text, segs[i]);
+      } else {
+        std::string_view rest = path.substr(static_cast<std::size_t>(segs[i].data() - path.data()));
+        if (rest.empty()) return false;
+        for (std::size_t k = i; k < n; ++k) c.ranks[k] = Rank::tail;
+        c.raw.emplace_back(p.text, rest);
       }
     }
+    return true;
+  };
+  // Whether a beats b (see the precedence rules in router.hpp).
+  auto better = [](const Candidate& a, const Candidate& b) {
+    if (a.ranks != b.ranks) return a.ranks > b.ranks;  // lexicographic, left to right
+    if (a.length != b.length) return a.length > b.length;
+    if (a.route->options.exact != b.route->options.exact) return a.route->options.exact;
+    return a.route->method != "*" && b.route->method == "*";
+  };
+
+  std::lock_guard lock(mu_);
+  std::optional<Candidate> best;
+  Candidate c;
+  bool path_known = false;
+  for (const auto& r : routes_) {
+    if (!match(r, c)) continue;
+    path_known = true;
+    if (r.method != "*" && r.method != method) continue;
+    if (!best || better(c, *best)) best = c;
   }
-  if (best) return Match{best->options, best->handler, best->stream};
-  return path_known ? Miss::method_not_allowed : Miss::not_found;
+  if (!best) return path_known ? Miss::method_not_allowed : Miss::not_found;
+  Match m{best->route->options, best->route->handler, best->route->stream, {}};
+  for (const auto& [name, raw] : best->raw) {
+    auto value = decode_path_text(raw);
+    if (!value) return Miss::bad_request;
+    m.params.emplace_back(std::string(name), std::move(*value));
+  }
+  return m;
 }
 
 }  // namespace mesh::http

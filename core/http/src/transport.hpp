@@ -174,7 +174,7 @@ using UpgradeRequest = beast::http::request<beast::http::string_body>;
 // is held by the link for its whole life.
 void accept_websocket(std::shared_ptr<void> owner, Transport& transport, UpgradeRequest upgrade,
                       Request request, identity::PublicKey peer, std::string remote,
-                      WsRouteHandler handler);
+                      WsRouteHandler handler, WsLimits limits);
 
 // Client side: the WebSocket handshake over an established (TLS) transport. Runs on the
 // transport's strand.

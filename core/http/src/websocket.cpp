@@ -9,6 +9,7 @@
 #include <exception>
 #include <mutex>
 
+#include "log_exception.hpp"
 #include "transport.hpp"
 
 namespace mesh::http {
@@ -17,31 +18,17 @@ namespace {
 
 namespace websocket = beast::websocket;
 
-std::atomic<std::size_t> g_max_send{kMaxWsMessage};
-std::atomic<std::size_t> g_max_queue{kMaxWsQueueBytes};
-
-void log_exception(std::string_view what, std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    spdlog::error("http: {} failed: {}", what, ex.what());
-  } catch (...) {
-    spdlog::error("http: {} failed with an unknown exception", what);
-  }
-}
-
 class WsLink final : public WsConnection, public std::enable_shared_from_this<WsLink> {
  public:
   WsLink(std::shared_ptr<void> owner, Transport& transport, identity::PublicKey peer,
-         std::string remote)
+         std::string remote, WsLimits limits)
       : owner_(std::move(owner)),
         ws_(transport),
         strand_(transport.get_executor()),
         peer_(peer),
         remote_(std::move(remote)),
-        max_send_(g_max_send.load()),
-        max_queue_(g_max_queue.load()) {
+        max_send_(limits.max_send_message),
+        max_queue_(limits.max_queue_bytes) {
     ws_.binary(true);
     ws_.read_message_max(kMaxWsMessage);
     ws_.auto_fragment(false);
@@ -268,8 +255,9 @@ asio::awaitable<void> accept_op(std::shared_ptr<WsLink> link, UpgradeRequest upg
 
 void accept_websocket(std::shared_ptr<void> owner, Transport& transport, UpgradeRequest upgrade,
                       Request request, identity::PublicKey peer, std::string remote,
-                      WsRouteHandler handler) {
-  auto link = std::make_shared<WsLink>(std::move(owner), transport, peer, std::move(remote));
+                      WsRouteHandler handler, WsLimits limits) {
+  auto link =
+      std::make_shared<WsLink>(std::move(owner), transport, peer, std::move(remote), limits);
   auto ex = transport.get_executor();
   asio::co_spawn(ex, accept_op(link, std::move(upgrade), std::move(request), std::move(handler)),
                  [link](std::exception_ptr e) {
@@ -281,8 +269,8 @@ void accept_websocket(std::shared_ptr<void> owner, Transport& transport, Upgrade
 asio::awaitable<Result<std::shared_ptr<WsConnection>>> websocket_handshake(
     std::shared_ptr<void> owner, Transport& transport, const DialOptions& options,
     std::string remote) {
-  auto link =
-      std::make_shared<WsLink>(std::move(owner), transport, options.expected, std::move(remote));
+  auto link = std::make_shared<WsLink>(std::move(owner), transport, options.expected,
+                                       std::move(remote), options.limits);
   for (const auto& [name, value] : options.headers) {
     if (name.find_first_of(":\r\n") != std::string::npos ||
         value.find_first_of("\r\n") != std::string::npos) {
@@ -308,10 +296,5 @@ asio::awaitable<Result<std::shared_ptr<WsConnection>>> websocket_handshake(
 }
 
 }  // namespace detail
-
-void test_hooks::set_ws_limits(WsLimits limits) {
-  detail::g_max_send = limits.max_send_message;
-  detail::g_max_queue = limits.max_queue_bytes;
-}
 
 }  // namespace mesh::http

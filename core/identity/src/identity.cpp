@@ -6,10 +6,13 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
 #include <memory>
 
 #include "mesh/base/encoding.hpp"
 #include "mesh/base/files.hpp"
+#include "x509_build.hpp"
 
 namespace mesh::identity {
 namespace fs = std::filesystem;
@@ -26,19 +29,15 @@ void ensure_sodium() {
   if (sodium_init() < 0) std::abort();
 }
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using detail::PkeyPtr;
+using detail::X509Ptr;
 
-std::string bio_string(BIO* bio) {
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<std::size_t>(len));
-}
+// Fixed so that the certificate is the same on every start (a user's git trusts these bytes,
+// `mesh ssl`): the key alone determines it, with the node name as its CN. Ed25519 signatures
+// are deterministic, so nothing else varies.
+constexpr const char* kNotBefore = "20240101000000Z";
+constexpr const char* kNotAfter = "99991231235959Z";  // RFC 5280: no well-defined expiration
+constexpr std::string_view kSerialDomain = "mesh node certificate serial v1";
 
 }  // namespace
 
@@ -175,37 +174,40 @@ Signature Identity::sign(std::span<const std::uint8_t> message) const {
   return sig;
 }
 
+std::array<std::uint8_t, 32> Identity::derive_secret(std::string_view purpose) const {
+  // Keyed BLAKE2b-256 with the seed as key over a domain prefix and the purpose: one-way, so a
+  // derived secret reveals nothing about the key or about another purpose's secret.
+  static constexpr std::string_view kDomain = "mesh derive-secret v1\n";
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, seed_.data(), seed_.size(), 32);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(kDomain.data()),
+                            kDomain.size());
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(purpose.data()),
+                            purpose.size());
+  std::array<std::uint8_t, 32> out{};
+  crypto_generichash_final(&st, out.data(), out.size());
+  sodium_memzero(&st, sizeof st);
+  return out;
+}
+
 Result<TlsMaterial> Identity::tls_material(std::string_view common_name) const {
   PkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed_.data(), seed_.size()));
   if (!pkey) return make_error(Errc::crypto, "cannot load the node key into OpenSSL");
-  X509Ptr cert(X509_new());
-  if (!cert) return make_error(Errc::crypto, "X509_new failed");
-  X509_set_version(cert.get(), 2);
+  // The serial comes from the key: unique per node, identical across restarts.
+  std::array<std::uint8_t, 32> digest{};
+  crypto_generichash_state h;
+  crypto_generichash_init(&h, nullptr, 0, digest.size());
+  crypto_generichash_update(&h, reinterpret_cast<const unsigned char*>(kSerialDomain.data()),
+                            kSerialDomain.size());
+  crypto_generichash_update(&h, public_.bytes.data(), public_.bytes.size());
+  crypto_generichash_final(&h, digest.data(), digest.size());
   std::array<std::uint8_t, 16> serial{};
-  randombytes_buf(serial.data(), serial.size());
-  serial[0] &= 0x7f;  // positive
-  BIGNUM* bn = BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
-  BN_free(bn);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 100L * 365 * 24 * 3600);
-  X509_set_pubkey(cert.get(), pkey.get());
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  std::string cn(common_name.empty() ? std::string_view("mesh-node") : common_name.substr(0, 64));
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-  X509_set_issuer_name(cert.get(), name);
-  if (X509_sign(cert.get(), pkey.get(), nullptr) <= 0) {
-    return make_error(Errc::crypto, "cannot sign the node certificate");
-  }
-  TlsMaterial out;
-  BioPtr cbio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(cbio.get(), cert.get());
-  out.cert_pem = bio_string(cbio.get());
-  BioPtr kbio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PrivateKey(kbio.get(), pkey.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  out.key_pem = bio_string(kbio.get());
-  return out;
+  std::copy_n(digest.begin(), serial.size(), serial.begin());
+  serial[0] = static_cast<std::uint8_t>((serial[0] & 0x7f) | 0x40);  // positive, 16 bytes long
+  auto cert = detail::self_signed(
+      pkey.get(), detail::CertSpec{serial, kNotBefore, kNotAfter, common_name, nullptr});
+  if (!cert) return make_error(cert.error().code, "node certificate: " + cert.error().message);
+  return TlsMaterial{detail::to_pem(cert->get()), detail::to_pem(pkey.get())};
 }
 
 }  // namespace mesh::identity

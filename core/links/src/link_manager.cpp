@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -31,6 +32,10 @@ struct Peer {
   Clock::time_point last_rx{};  // last message on the current link
 };
 
+// How long a stopping node waits for its goodbye to leave (a link that cannot write it in this
+// time is slow or dead, and its peer will notice the missing heartbeats instead).
+constexpr auto kGoodbyeDrain = std::chrono::milliseconds(1000);
+
 // A link silent for this long is presumed dead (heartbeats flow every 5 s), so a fresh link
 // from the same peer replaces it even if the pair rule would keep the old one.
 constexpr auto kStaleLink = std::chrono::seconds(15);
@@ -45,16 +50,33 @@ class State : public std::enable_shared_from_this<State> {
     refresh();
   }
 
+  // A clean stop: the goodbye goes out on every link first (members then count this node down
+  // at once), and the links get up to kGoodbyeDrain to write it before they close. Not on an
+  // I/O thread: the daemon's main thread calls this.
   void stop() {
     std::vector<std::shared_ptr<http::WsConnection>> close;
     {
       std::lock_guard lock(mu_);
+      if (stopped_) return;
       stopped_ = true;
       for (auto& [key, peer] : peers_) {
         if (peer.link) close.push_back(std::move(peer.link));
       }
     }
     timer_.cancel();
+    if (!close.empty()) {
+      engine_.goodbye();
+      auto deadline = Clock::now() + kGoodbyeDrain;
+      auto queued = [&] {
+        for (const auto& l : close) {
+          if (l->queued_bytes() > 0) return true;
+        }
+        return false;
+      };
+      while (queued() && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
     for (auto& l : close) l->close();
   }
 

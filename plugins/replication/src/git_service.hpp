@@ -3,6 +3,7 @@
 // through an HttpIo, which the plugin glue adapts to the daemon's streamed HTTP calls.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -15,8 +16,11 @@
 #include <vector>
 
 #include "names.hpp"
+#include "smart_http.hpp"
 
 namespace mesh::repl {
+
+class RepoLocks;
 
 // One streamed HTTP exchange. Every call blocks; 0 = ok, negative = failure (the client went
 // away or timed out: the implementation bounds every call with its own timeout). read() runs
@@ -71,16 +75,33 @@ struct GitServiceOptions {
   std::chrono::milliseconds kill_grace{2000};
   unsigned retry_after_seconds = 5;  // the Retry-After of a 503
   AfterReceive after_receive;        // default for requests without their own
+  // Per-repo locks shared with whoever else moves refs in the mirrors (the replicator);
+  // the service makes its own when none is given.
+  std::shared_ptr<RepoLocks> repo_locks;
 };
+
+// Called after a receive-pack that changed refs, with the repo lock still held (nothing else
+// moves the repo's refs meanwhile): where the push is recorded before anyone can see it.
+using OnReceived = std::function<void(const std::vector<RefUpdate>&)>;
 
 struct GitRequest {
   ParsedGitPath path;  // from parse_git_path
   std::string method;  // "GET" for info/refs, "POST" for the services
   std::string query;   // without '?': "service=git-upload-pack"
   // The request headers (names case-insensitive). Read: Content-Type, Content-Encoding
-  // ("", "identity", "gzip", "x-gzip") and Git-Protocol (e.g. "version=2").
+  // ("", "identity", "gzip", "x-gzip"), Git-Protocol (e.g. "version=2") and Content-Length.
   std::vector<std::pair<std::string, std::string>> headers;
   AfterReceive after_receive;  // overrides GitServiceOptions::after_receive when set
+  OnReceived on_received;
+  // A user's own git client (loopback), not a member: parked tips (refs/mesh/) are not
+  // advertised to it, only fetchable by their oid.
+  bool local_client = true;
+  // Non-empty: the repo may not be served or created (it was removed); the client gets 410
+  // with this text.
+  std::string refusal;
+  // For a fetch: lines for the user ("remote: ..."), sent before upload-pack's final flush when
+  // the pack went out on a sideband.
+  std::string fetch_notice;
 };
 
 struct ServeResult {
@@ -90,12 +111,19 @@ struct ServeResult {
   // receive-pack only: every ref that changed in the mirror while the push ran, by name.
   // Computed from snapshots of all refs, so it is right even when git failed midway.
   std::vector<RefUpdate> updates;
-  bool created = false;  // this request created the mirror
+  bool created = false;  // this request created the mirror (a first push that changed refs)
   // receive-pack: ref commands arrived, git exited normally, and no ref changed (git refused
   // them all; the client's report says why).
   bool refused = false;
   std::string log;  // one line for the daemon's log
 };
+
+// How much of a push over max_request_bytes is read and dropped so that the client sees the
+// reason (git reads no answer before it sent its whole body): as much again, at least 1 GiB.
+// The route's body cap must leave room for it.
+inline std::uint64_t oversize_drain_bytes(std::uint64_t max_request_bytes) {
+  return std::max<std::uint64_t>(max_request_bytes, std::uint64_t{1} << 30);
+}
 
 class GitService {
  public:
@@ -119,9 +147,5 @@ class GitService {
   GitServiceOptions options_;
   std::unique_ptr<State> state_;
 };
-
-// Git-Protocol as accepted: at most 256 bytes of ':'-separated, non-empty items of
-// [A-Za-z0-9._=-]. Empty is valid (absent).
-bool valid_git_protocol(std::string_view value);
 
 }  // namespace mesh::repl

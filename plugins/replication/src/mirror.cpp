@@ -1,176 +1,66 @@
 #include "mirror.hpp"
 
 #include <git2.h>
-
 #include <unistd.h>
+
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
-#include <random>
 #include <system_error>
 
+#include "git2_util.hpp"
+#include "mesh/member_cert.hpp"
 #include "mirror_init.hpp"
 #include "names.hpp"
+#include "parked.hpp"
 
 namespace mesh::repl {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::string_view kParkPrefix = "refs/mesh/diverged/";
 constexpr std::string_view kIncoming = "refs/mesh/incoming/";
-constexpr int kCasAttempts = 3;
+constexpr std::string_view kTrashSep = ".git.";
 
-std::string last_error(std::string_view what) {
-  const ::git_error* e = git_error_last();
-  std::string out(what);
-  out += ": ";
-  out += e && e->message ? e->message : "unknown libgit2 error";
-  return out;
-}
-
-// RAII for the few libgit2 handles used here.
-template <typename T, void (*Free)(T*)>
-struct Handle {
-  T* p = nullptr;
-  Handle() = default;
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  ~Handle() {
-    if (p) Free(p);
-  }
-  T** out() { return &p; }
-  T* get() const { return p; }
-};
-using Repo = Handle<git_repository, git_repository_free>;
-using Ref = Handle<git_reference, git_reference_free>;
-using RefIter = Handle<git_reference_iterator, git_reference_iterator_free>;
-using Remote = Handle<git_remote, git_remote_free>;
-using Odb = Handle<git_odb, git_odb_free>;
-using Config = Handle<git_config, git_config_free>;
-using Object = Handle<git_object, git_object_free>;
-
-std::string hex(const git_oid* oid) {
-  char buf[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(buf, sizeof buf, oid);
-  return buf;
-}
-
-bool parse_oid(const std::string& s, git_oid* out) {
-  return s.size() == GIT_OID_HEXSZ && git_oid_fromstr(out, s.c_str()) == 0;
-}
-
-bool replicated_ref(std::string_view name) {
-  return name.starts_with("refs/heads/") || name.starts_with("refs/tags/");
-}
-
-// The current value of `ref` (kZeroOid if absent), or nullopt on a read error.
-std::optional<std::string> current(git_repository* repo, const std::string& ref, std::string* err) {
-  git_oid oid;
-  int rc = git_reference_name_to_id(&oid, repo, ref.c_str());
-  if (rc == GIT_ENOTFOUND) return kZeroOid;
-  if (rc != 0) {
-    if (err) *err = last_error("reading " + ref);
-    return std::nullopt;
-  }
-  return hex(&oid);
-}
+using git2::hex;
+using git2::parse_oid;
 
 bool is_commit(git_repository* repo, const git_oid* oid) {
-  Object obj;
+  git2::Object obj;
   return git_object_lookup(obj.out(), repo, oid, GIT_OBJECT_ANY) == 0 &&
          git_object_type(obj.get()) == GIT_OBJECT_COMMIT;
 }
 
-// Whether `a` contains `b` (equal or descendant); false for anything that is not two commits.
 bool descends(git_repository* repo, const std::string& a, const std::string& b) {
-  if (a == b) return true;
   git_oid oa, ob;
   if (!parse_oid(a, &oa) || !parse_oid(b, &ob)) return false;
-  if (!is_commit(repo, &oa) || !is_commit(repo, &ob)) return false;
+  if (!is_commit(repo, &oa) || !is_commit(repo, &ob)) return a == b;
+  if (a == b) return true;
   return git_graph_descendant_of(repo, &oa, &ob) == 1;
 }
 
-// Compare-and-swap: sets `ref` to `to` (kZeroOid deletes) only if it still has `from`.
-// Returns 0, GIT_EMODIFIED (lost a race) or another error.
-int cas(git_repository* repo, const std::string& ref, const std::string& from,
-        const std::string& to, const std::string& why) {
-  git_oid from_oid, to_oid;
-  if (to == kZeroOid) {
-    Ref r;
-    int rc = git_reference_lookup(r.out(), repo, ref.c_str());
-    if (rc == GIT_ENOTFOUND) return from == kZeroOid ? 0 : GIT_EMODIFIED;
-    if (rc != 0) return rc;
-    const git_oid* t = git_reference_target(r.get());
-    if (!t || hex(t) != from) return GIT_EMODIFIED;
-    // libgit2 deletes only if the ref still has the value it was looked up with.
-    return git_reference_delete(r.get());
+// "<repo>.git.<ms>" -> (repo, ms); false for anything else.
+bool parse_trash_name(const std::string& name, std::string* repo, std::int64_t* ms) {
+  auto at = name.rfind(kTrashSep);
+  if (at == std::string::npos) return false;
+  *repo = name.substr(0, at);
+  std::string digits = name.substr(at + kTrashSep.size());
+  if (digits.empty() || digits.size() > 18 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
   }
-  if (!parse_oid(to, &to_oid)) return GIT_EINVALID;
-  Ref out;
-  if (from == kZeroOid) {
-    int rc = git_reference_create(out.out(), repo, ref.c_str(), &to_oid, 0, why.c_str());
-    return rc == GIT_EEXISTS ? GIT_EMODIFIED : rc;
-  }
-  if (!parse_oid(from, &from_oid)) return GIT_EINVALID;
-  return git_reference_create_matching(out.out(), repo, ref.c_str(), &to_oid, 1, &from_oid,
-                                       why.c_str());
+  *ms = std::stoll(digits);
+  return valid_repo_name(*repo);
 }
 
-std::string park_name(const std::string& node, const std::string& ref) {
-  return std::string(kParkPrefix) + node + "/" + ref;
-}
-
-// Splits "refs/mesh/diverged/<node>/<ref>"; false for anything else.
-bool parse_park(std::string_view name, std::string* node, std::string* ref) {
-  if (!name.starts_with(kParkPrefix)) return false;
-  name.remove_prefix(kParkPrefix.size());
-  auto slash = name.find('/');
-  if (slash == std::string_view::npos || slash == 0) return false;
-  *node = std::string(name.substr(0, slash));
-  *ref = std::string(name.substr(slash + 1));
-  return valid_ref_name(*ref);
-}
-
-// Node keys become ref components: keep them to the base32 alphabet.
-bool valid_node_key(const std::string& node) {
-  if (node.empty() || node.size() > 64) return false;
-  for (char c : node) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) return false;
-  }
-  return true;
-}
-
-template <typename Fn>
-int for_each_ref(git_repository* repo, Fn&& fn) {
-  RefIter it;
-  if (int rc = git_reference_iterator_new(it.out(), repo); rc != 0) return rc;
-  git_reference* ref = nullptr;
-  int rc = 0;
-  while ((rc = git_reference_next(&ref, it.get())) == 0) {
-    const git_oid* t =
-        git_reference_type(ref) == GIT_REFERENCE_DIRECT ? git_reference_target(ref) : nullptr;
-    if (t) fn(std::string(git_reference_name(ref)), hex(t));
-    git_reference_free(ref);
-  }
-  return rc == GIT_ITEROVER ? 0 : rc;
+// Lock files only ever exist while a git or libgit2 writer holds them; at start nothing does.
+bool stale_lock(const fs::path& p) {
+  return p.filename().string().ends_with(".lock");
 }
 
 }  // namespace
 
-const char* to_string(Applied a) {
-  switch (a) {
-    case Applied::unchanged:
-      return "unchanged";
-    case Applied::updated:
-      return "updated";
-    case Applied::diverged:
-      return "diverged";
-    case Applied::kept:
-      return "kept";
-    case Applied::missing:
-      return "missing";
-  }
-  return "?";
+bool replicated_ref(std::string_view name) {
+  return (name.starts_with("refs/heads/") || name.starts_with("refs/tags/")) &&
+         valid_ref_name(name);
 }
 
 Mirrors::Mirrors(fs::path repos_dir) : dir_(std::move(repos_dir)) {
@@ -210,21 +100,29 @@ std::string Mirrors::ensure(const std::string& repo) const {
 
 std::map<std::string, std::string> Mirrors::refs(const std::string& repo, std::string* err) const {
   std::map<std::string, std::string> out;
-  Repo r;
-  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) {
-    if (err) *err = last_error("opening " + repo);
-    return out;
+  for (auto& [name, oid] : all_refs(repo, err)) {
+    if (replicated_ref(name)) out.emplace(name, oid);
   }
-  int rc = for_each_ref(r.get(), [&](std::string name, std::string oid) {
-    if (replicated_ref(name)) out.emplace(std::move(name), std::move(oid));
+  return out;
+}
+
+std::map<std::string, std::string> Mirrors::all_refs(const std::string& repo,
+                                                     std::string* err) const {
+  std::map<std::string, std::string> out;
+  git2::Repo r = git2::open_bare(path_of(repo).string(), err);
+  if (!r) return out;
+  int rc = git2::for_each_direct_ref(r.get(), [&](std::string name, std::string oid) {
+    if (replicated_ref(name) || (name.starts_with("refs/mesh/") && !name.starts_with(kIncoming))) {
+      out.emplace(std::move(name), std::move(oid));
+    }
   });
-  if (rc != 0 && err) *err = last_error("listing refs of " + repo);
+  if (rc != 0 && err) *err = git2::error("listing refs of " + repo);
   return out;
 }
 
 std::string Mirrors::digest(const std::map<std::string, std::string>& refs) {
-  if (refs.empty()) return {};
   std::uint64_t h = 1469598103934665603ull;
+  bool any = false;
   auto mix = [&h](std::string_view s) {
     for (unsigned char c : s) {
       h ^= c;
@@ -232,12 +130,16 @@ std::string Mirrors::digest(const std::map<std::string, std::string>& refs) {
     }
   };
   for (const auto& [name, oid] : refs) {
-    if (!valid_ref_name(name)) continue;  // never replicated, so never compared
+    if (!replicated_ref(name) && !(parse_parked_name(name) && name.starts_with(kParkedPrefix))) {
+      continue;  // never replicated, so never compared
+    }
+    any = true;
     mix(name);
     mix(" ");
     mix(oid);
     mix("\n");
   }
+  if (!any) return {};
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
@@ -246,64 +148,107 @@ std::string Mirrors::digest(const std::map<std::string, std::string>& refs) {
 bool Mirrors::has_object(const std::string& repo, const std::string& oid) const {
   git_oid id;
   if (!parse_oid(oid, &id)) return false;
-  Repo r;
-  Odb odb;
-  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0 ||
-      git_repository_odb(odb.out(), r.get()) != 0) {
-    return false;
-  }
+  git2::Repo r = git2::open_bare(path_of(repo).string(), nullptr);
+  git2::Odb odb;
+  if (!r || git_repository_odb(odb.out(), r.get()) != 0) return false;
   return git_odb_exists(odb.get(), &id) == 1;
 }
 
 bool Mirrors::contains(const std::string& repo, const std::string& a, const std::string& b) const {
-  Repo r;
-  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) return false;
-  return repl::descends(r.get(), a, b);
+  git2::Repo r = git2::open_bare(path_of(repo).string(), nullptr);
+  return r && descends(r.get(), a, b);
 }
 
-std::string Mirrors::fetch(const std::string& repo, const std::string& url,
-                           std::map<std::string, std::string>* advertised) const {
-  Repo r;
-  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) {
-    return last_error("opening " + repo);
+struct Mirrors::Graph::Impl {
+  git2::Repo repo;
+  git2::Odb odb;
+};
+
+Mirrors::Graph::Graph(const Mirrors& mirrors, const std::string& repo)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->repo = git2::open_bare(mirrors.path_of(repo).string(), nullptr);
+  if (impl_->repo) git_repository_odb(impl_->odb.out(), impl_->repo.get());
+}
+
+Mirrors::Graph::~Graph() = default;
+
+bool Mirrors::Graph::has(const std::string& oid) const {
+  git_oid id;
+  return impl_->odb && parse_oid(oid, &id) && git_odb_exists(impl_->odb.get(), &id) == 1;
+}
+
+bool Mirrors::Graph::contains(const std::string& a, const std::string& b) const {
+  return impl_->repo && descends(impl_->repo.get(), a, b);
+}
+
+namespace {
+
+// libgit2's certificate_check: the host's TLS stream reached some member; this is the one we
+// wanted only if its certificate carries that member's key.
+int check_member(git_cert* cert, int, const char*, void* payload) {
+  const auto& want = *static_cast<const std::string*>(payload);
+  if (want.empty()) return 0;
+  if (!cert || cert->cert_type != GIT_CERT_X509) {
+    git_error_set_str(GIT_ERROR_NET, "mesh: the server showed no member certificate");
+    return GIT_ECERTIFICATE;
   }
-  Remote remote;
+  const auto* x509 = reinterpret_cast<const git_cert_x509*>(cert);
+  if (sdk::certificate_member_id(x509->data, x509->len) == want) return 0;
+  git_error_set_str(GIT_ERROR_NET, ("mesh: the server is not " + want).c_str());
+  return GIT_ECERTIFICATE;
+}
+
+}  // namespace
+
+std::string Mirrors::fetch(const std::string& repo, const std::string& url,
+                           const std::string& peer_id,
+                           std::map<std::string, std::string>* advertised) const {
+  std::string err;
+  git2::Repo r = git2::open_bare(path_of(repo).string(), &err);
+  if (!r) return err;
+  git2::Remote remote;
   git_remote_create_options ropts = GIT_REMOTE_CREATE_OPTIONS_INIT;
   ropts.repository = r.get();
   // No url.*.insteadOf rewriting (mirrors have no such config, and Debian's libgit2 1.5.1
   // leaks ~80 KiB of pcre2 match data per lookup: libgit2 PR #6382) and no default refspec.
   ropts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
   if (git_remote_create_with_opts(remote.out(), url.c_str(), &ropts) != 0) {
-    return last_error("remote " + url);
+    return git2::error("remote " + url);
   }
   const std::string heads = "+refs/heads/*:" + std::string(kIncoming) + "heads/*";
   const std::string tags = "+refs/tags/*:" + std::string(kIncoming) + "tags/*";
-  char* specs[] = {const_cast<char*>(heads.c_str()), const_cast<char*>(tags.c_str())};
-  git_strarray refspecs{specs, 2};
+  const std::string parked = "+refs/mesh/parked/*:" + std::string(kIncoming) + "parked/*";
+  char* specs[] = {const_cast<char*>(heads.c_str()), const_cast<char*>(tags.c_str()),
+                   const_cast<char*>(parked.c_str())};
+  git_strarray refspecs{specs, 3};
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+  opts.callbacks.certificate_check = check_member;
+  opts.callbacks.payload = const_cast<std::string*>(&peer_id);
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   opts.update_fetchhead = 0;
   opts.prune = GIT_FETCH_NO_PRUNE;
   std::string result;
   if (git_remote_fetch(remote.get(), &refspecs, &opts, "mesh: fetch") != 0) {
-    result = last_error("fetching " + repo + " from " + url);
+    result = git2::error("fetching " + repo + " from " + url);
   } else if (advertised) {
     const git_remote_head** list = nullptr;
     size_t n = 0;
     if (git_remote_ls(&list, &n, remote.get()) == 0) {
       for (size_t i = 0; i < n; ++i) {
         std::string name = list[i]->name;
-        if (replicated_ref(name) && valid_ref_name(name)) (*advertised)[name] = hex(&list[i]->oid);
+        if (replicated_ref(name) || parse_parked_name(name)) {
+          (*advertised)[name] = hex(&list[i]->oid);
+        }
       }
     }
   }
   // The objects stay; the staging refs go.
   std::vector<std::string> staged;
-  for_each_ref(r.get(), [&](std::string name, std::string) {
+  git2::for_each_direct_ref(r.get(), [&](std::string name, std::string) {
     if (name.starts_with(kIncoming)) staged.push_back(std::move(name));
   });
   for (const auto& name : staged) {
-    Ref ref;
+    git2::Ref ref;
     if (git_reference_lookup(ref.out(), r.get(), name.c_str()) == 0) {
       git_reference_delete(ref.get());
     }
@@ -311,112 +256,54 @@ std::string Mirrors::fetch(const std::string& repo, const std::string& url,
   return result;
 }
 
-Applied Mirrors::apply(const std::string& repo, const RefChange& change, const std::string& node,
-                       std::string* err) const {
-  if (!valid_ref_name(change.ref) || !valid_node_key(node)) {
-    if (err) *err = "invalid ref or node";
-    return Applied::kept;
-  }
-  Repo r;
-  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) {
-    if (err) *err = last_error("opening " + repo);
-    return Applied::missing;
-  }
-  const std::string why = "mesh: replicated from " + node;
-  for (int attempt = 0; attempt < kCasAttempts; ++attempt) {
-    auto mine = current(r.get(), change.ref, err);
-    if (!mine) return Applied::kept;
-    if (*mine == change.new_oid) {
-      clear_resolved(repo, change.ref);
-      return Applied::unchanged;
+std::string Mirrors::set_ref(const std::string& repo, const std::string& ref,
+                             const std::string& from, const std::string& to, const std::string& why,
+                             bool* raced) const {
+  *raced = false;
+  std::string err;
+  git2::Repo r = git2::open_bare(path_of(repo).string(), &err);
+  if (!r) return err;
+  git_oid from_oid, to_oid;
+  if (to == kZeroOid) {
+    git2::Ref cur;
+    int rc = git_reference_lookup(cur.out(), r.get(), ref.c_str());
+    if (rc == GIT_ENOTFOUND) {
+      *raced = from != kZeroOid;
+      return *raced ? "gone already" : "";
     }
-    if (change.new_oid == kZeroOid) {
-      if (*mine != change.old_oid) return Applied::kept;
-      int rc = cas(r.get(), change.ref, *mine, kZeroOid, why);
-      if (rc == GIT_EMODIFIED) continue;
-      if (rc != 0) {
-        if (err) *err = last_error("deleting " + change.ref);
-        return Applied::kept;
-      }
-      return Applied::updated;
+    if (rc != 0) return git2::error("reading " + ref);
+    const git_oid* t = git_reference_target(cur.get());
+    if (!t || hex(t) != from) {
+      *raced = true;
+      return "changed meanwhile";
     }
-    if (!has_object(repo, change.new_oid)) return Applied::missing;
-    if (*mine == change.old_oid ||
-        (*mine != kZeroOid && descends(r.get(), change.new_oid, *mine))) {
-      int rc = cas(r.get(), change.ref, *mine, change.new_oid, why);
-      if (rc == GIT_EMODIFIED) continue;
-      if (rc != 0) {
-        if (err) *err = last_error("updating " + change.ref);
-        return Applied::kept;
-      }
-      clear_resolved(repo, change.ref);
-      return Applied::updated;
-    }
-    // Neither the pusher saw our value nor is it a fast-forward: keep ours, park theirs.
-    git_oid tip;
-    Ref out;
-    if (!parse_oid(change.new_oid, &tip) ||
-        git_reference_create(out.out(), r.get(), park_name(node, change.ref).c_str(), &tip, 1,
-                             ("mesh: diverged from " + node).c_str()) != 0) {
-      if (err) *err = last_error("parking " + change.ref);
-      return Applied::kept;
-    }
-    return Applied::diverged;
+    // libgit2 deletes only if the ref still has the value it was looked up with.
+    rc = git_reference_delete(cur.get());
+    if (rc == GIT_EMODIFIED) *raced = true;
+    return rc == 0 ? "" : git2::error("deleting " + ref);
   }
-  if (err) *err = change.ref + " kept changing under concurrent pushes";
-  return Applied::kept;
-}
-
-Applied Mirrors::reconcile(const std::string& repo, const std::string& ref, const std::string& oid,
-                           const std::string& node, std::string* err) const {
-  Repo r;
-  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) {
-    if (err) *err = last_error("opening " + repo);
-    return Applied::missing;
+  if (!parse_oid(to, &to_oid)) return "invalid oid " + to;
+  git2::Ref out;
+  int rc;
+  if (from == kZeroOid) {
+    rc = git_reference_create(out.out(), r.get(), ref.c_str(), &to_oid, 0, why.c_str());
+    if (rc == GIT_EEXISTS) rc = GIT_EMODIFIED;
+  } else {
+    if (!parse_oid(from, &from_oid)) return "invalid oid " + from;
+    rc = git_reference_create_matching(out.out(), r.get(), ref.c_str(), &to_oid, 1, &from_oid,
+                                       why.c_str());
   }
-  auto mine = current(r.get(), ref, err);
-  if (!mine) return Applied::kept;
-  if (*mine == oid) return Applied::unchanged;
-  if (*mine != kZeroOid && descends(r.get(), *mine, oid)) return Applied::unchanged;  // ahead
-  if (*mine != kZeroOid && !descends(r.get(), oid, *mine)) {
-    // Already parked at this tip: nothing new.
-    auto parked = current(r.get(), park_name(node, ref), nullptr);
-    if (parked && *parked == oid) return Applied::unchanged;
+  if (rc == GIT_EMODIFIED) {
+    *raced = true;
+    return "changed meanwhile";
   }
-  // The rule for an event whose `old` is unknown: create what we lack, fast-forward, or park.
-  // (An all-'f' old value matches no real ref.)
-  std::string old = *mine == kZeroOid ? kZeroOid : std::string(40, 'f');
-  return apply(repo, RefChange{ref, std::move(old), oid}, node, err);
-}
-
-int Mirrors::clear_resolved(const std::string& repo, const std::string& ref) const {
-  Repo r;
-  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) return 0;
-  auto mine = current(r.get(), ref, nullptr);
-  if (!mine || *mine == kZeroOid) return 0;
-  std::vector<std::pair<std::string, std::string>> parks;
-  for_each_ref(r.get(), [&](std::string name, std::string oid) {
-    std::string node, parked_ref;
-    if (parse_park(name, &node, &parked_ref) && parked_ref == ref) {
-      parks.emplace_back(std::move(name), std::move(oid));
-    }
-  });
-  int cleared = 0;
-  for (const auto& [name, oid] : parks) {
-    if (!descends(r.get(), *mine, oid)) continue;
-    Ref p;
-    if (git_reference_lookup(p.out(), r.get(), name.c_str()) == 0 &&
-        git_reference_delete(p.get()) == 0) {
-      ++cleared;
-    }
-  }
-  return cleared;
+  return rc == 0 ? "" : git2::error("updating " + ref);
 }
 
 void Mirrors::fix_head(const std::string& repo) const {
-  Repo r;
-  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) return;
-  Ref head;
+  git2::Repo r = git2::open_bare(path_of(repo).string(), nullptr);
+  if (!r) return;
+  git2::Ref head;
   if (git_reference_lookup(head.out(), r.get(), "HEAD") != 0 ||
       git_reference_type(head.get()) != GIT_REFERENCE_SYMBOLIC) {
     return;
@@ -425,7 +312,7 @@ void Mirrors::fix_head(const std::string& repo) const {
   git_oid oid;
   if (git_reference_name_to_id(&oid, r.get(), target.c_str()) == 0) return;  // fine as it is
   std::string pick;
-  for_each_ref(r.get(), [&](std::string name, std::string) {
+  git2::for_each_direct_ref(r.get(), [&](std::string name, std::string) {
     if (name.starts_with("refs/heads/") && (pick.empty() || name < pick)) pick = name;
   });
   for (const char* preferred : {"refs/heads/main", "refs/heads/master"}) {
@@ -435,23 +322,94 @@ void Mirrors::fix_head(const std::string& repo) const {
     }
   }
   if (pick.empty()) return;
-  Ref out;
+  git2::Ref out;
   git_reference_symbolic_create(out.out(), r.get(), "HEAD", pick.c_str(), 1, "mesh: HEAD follows");
 }
 
-std::vector<Divergence> Mirrors::divergences(const std::string& repo) const {
-  std::vector<Divergence> out;
-  Repo r;
-  if (git_repository_open_bare(r.out(), path_of(repo).c_str()) != 0) return out;
-  for_each_ref(r.get(), [&](std::string name, std::string oid) {
-    Divergence d;
-    if (parse_park(name, &d.node, &d.ref)) {
-      d.oid = std::move(oid);
-      d.parked_as = std::move(name);
-      out.push_back(std::move(d));
+std::vector<std::string> Mirrors::clean_leftovers(const std::string& repo) const {
+  std::vector<std::string> removed;
+  const fs::path root = path_of(repo);
+  std::error_code ec;
+  auto remove = [&](const fs::path& p) {
+    std::error_code rm;
+    if (fs::remove_all(p, rm) > 0 && !rm) removed.push_back(p.lexically_relative(root).string());
+  };
+  for (auto it = fs::directory_iterator(root / "objects", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.starts_with("incoming-") || name.starts_with("tmp_objdir-")) remove(it->path());
+  }
+  for (auto it = fs::directory_iterator(root / "objects" / "pack", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.starts_with("tmp_") || name.starts_with("pack_git2_") || name.starts_with(".tmp-")) {
+      remove(it->path());
     }
-  });
-  return out;
+  }
+  for (const char* f : {"HEAD.lock", "packed-refs.lock", "config.lock", "shallow.lock"}) {
+    if (fs::exists(root / f, ec)) remove(root / f);
+  }
+  for (auto it = fs::recursive_directory_iterator(root / "refs", ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && stale_lock(it->path())) remove(it->path());
+  }
+  return removed;
+}
+
+std::string Mirrors::trash(const std::string& repo, std::int64_t now_ms) const {
+  std::error_code ec;
+  if (!fs::is_directory(path_of(repo), ec)) return "";
+  fs::create_directories(trash_dir(), ec);
+  fs::path to = trash_dir() / (repo + std::string(kTrashSep) + std::to_string(now_ms));
+  fs::rename(path_of(repo), to, ec);
+  return ec ? "moving " + repo + " to the trash: " + ec.message() : "";
+}
+
+bool Mirrors::in_trash(const std::string& repo) const {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(trash_dir(), ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::string name;
+    std::int64_t ms = 0;
+    if (parse_trash_name(it->path().filename().string(), &name, &ms) && name == repo) return true;
+  }
+  return false;
+}
+
+std::string Mirrors::restore_from_trash(const std::string& repo) const {
+  std::error_code ec;
+  if (fs::exists(path_of(repo), ec)) return "";  // here already
+  fs::path newest;
+  std::int64_t newest_ms = -1;
+  for (auto it = fs::directory_iterator(trash_dir(), ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::string name;
+    std::int64_t ms = 0;
+    if (!parse_trash_name(it->path().filename().string(), &name, &ms) || name != repo) continue;
+    if (ms > newest_ms) {
+      newest_ms = ms;
+      newest = it->path();
+    }
+  }
+  if (newest.empty()) return "no copy in the trash";
+  fs::rename(newest, path_of(repo), ec);
+  return ec ? "restoring " + repo + " from the trash: " + ec.message() : "";
+}
+
+std::size_t Mirrors::expire_trash(std::int64_t now_ms, std::int64_t life_ms) const {
+  std::size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(trash_dir(), ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::string name;
+    std::int64_t ms = 0;
+    if (parse_trash_name(it->path().filename().string(), &name, &ms) && now_ms - ms > life_ms) {
+      std::error_code rm;
+      fs::remove_all(it->path(), rm);
+      ++n;
+    }
+  }
+  return n;
 }
 
 }  // namespace mesh::repl

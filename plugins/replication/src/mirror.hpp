@@ -1,10 +1,13 @@
-// The bare mirrors under <root>/repos and the one rule that moves their refs. All libgit2 use
-// for reading refs, fetching and applying lives here; callers serialise work per repo.
+// The bare mirrors under <root>/repos and every libgit2 operation on them: listing and moving
+// refs (compare-and-swap), the commit graph, fetching from members, HEAD, and housekeeping
+// (leftovers of killed processes, the trash of removed repos). Callers serialise work per
+// repo (RepoLocks); which value a ref should have is the registry's business (registry.hpp).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,28 +15,8 @@ namespace mesh::repl {
 
 inline const std::string kZeroOid(40, '0');
 
-struct RefChange {
-  std::string ref;  // refs/heads/... or refs/tags/...
-  std::string old_oid;
-  std::string new_oid;  // kZeroOid for a deletion
-};
-
-struct Divergence {
-  std::string ref;        // the ref that diverged, e.g. refs/heads/main
-  std::string node;       // the other node's key (base32, without "mesh:")
-  std::string oid;        // the other node's tip, parked here
-  std::string parked_as;  // refs/mesh/diverged/<node>/<ref>
-};
-
-enum class Applied {
-  unchanged,  // already at the new value (or a deletion of a ref we lack)
-  updated,    // moved (fast-forward, or `old` matched), created or deleted
-  diverged,   // the tip was parked; our ref stays
-  kept,       // a deletion we could not apply (our ref moved since): nothing lost, ref kept
-  missing,    // the objects for `new` are not here (fetch first)
-};
-
-const char* to_string(Applied a);
+// A ref replicated between nodes: refs/heads/* and refs/tags/* with safe names.
+bool replicated_ref(std::string_view name);
 
 class Mirrors {
  public:
@@ -53,43 +36,69 @@ class Mirrors {
   // Returns an error message, empty on success.
   std::string ensure(const std::string& repo) const;
 
-  // heads and tags, name -> oid (hex). include_parked adds refs/mesh/diverged/*.
+  // Heads and tags, name -> oid.
   std::map<std::string, std::string> refs(const std::string& repo,
                                           std::string* err = nullptr) const;
-  // A short stable digest of the heads and tags (FNV-1a 64, hex), "" for no refs.
+  // Heads, tags and every refs/mesh/ ref (parked tips, legacy parks), name -> oid.
+  std::map<std::string, std::string> all_refs(const std::string& repo,
+                                              std::string* err = nullptr) const;
+  // A short stable digest (FNV-1a 64, hex) of the heads, tags and parked tips in `refs`; ""
+  // for none. Equal on two nodes exactly when they agree on the repo.
   static std::string digest(const std::map<std::string, std::string>& refs);
 
   bool has_object(const std::string& repo, const std::string& oid) const;
-  // Whether commit `a` equals or descends from commit `b`.
+  // Whether commit `a` equals or descends from commit `b` (false for anything else).
   bool contains(const std::string& repo, const std::string& a, const std::string& b) const;
 
-  // Fetches heads and tags from `url` (objects only; the refs land under refs/mesh/incoming/
-  // and are removed again). `advertised` receives the remote's heads and tags. Returns an error
-  // message, empty on success. https URLs go through the registered TLS stream (tls_stream.hpp).
-  std::string fetch(const std::string& repo, const std::string& url,
+  // The object graph of one mirror, opened once for many questions (a plan asks a few per
+  // value of every ref). Not thread-safe; use it on one thread and drop it soon.
+  class Graph {
+   public:
+    Graph(const Mirrors& mirrors, const std::string& repo);
+    ~Graph();
+    Graph(const Graph&) = delete;
+    Graph& operator=(const Graph&) = delete;
+    bool has(const std::string& oid) const;
+    bool contains(const std::string& a, const std::string& b) const;
+
+   private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+  };
+
+  // Fetches the heads, tags and parked tips of `url` (objects only; the refs land under
+  // refs/mesh/incoming/ and are removed again). `advertised` receives what the remote
+  // advertised of those. Returns an error message, empty on success. https URLs go through
+  // the host's libgit2 TLS stream (any member); `peer_id` ("mesh:...", empty: any) is the
+  // member the server's certificate must belong to.
+  std::string fetch(const std::string& repo, const std::string& url, const std::string& peer_id,
                     std::map<std::string, std::string>* advertised = nullptr) const;
 
-  // The rule (ARCHITECTURE.md §5): move `ref` to `new` if it is a fast-forward or if `old` is
-  // our current value; otherwise park `new` at refs/mesh/diverged/<node>/<ref>. The move is a
-  // compare-and-swap against the value the decision was based on, so a concurrent push is never
-  // overwritten. Parks that the new value contains are cleared.
-  Applied apply(const std::string& repo, const RefChange& change, const std::string& node,
-                std::string* err = nullptr) const;
-  // Anti-entropy: the peer `node` has `oid` at `ref` (no `old` known). Fast-forwards or
-  // creates; parks a tip that neither contains nor is contained by ours.
-  Applied reconcile(const std::string& repo, const std::string& ref, const std::string& oid,
-                    const std::string& node, std::string* err = nullptr) const;
+  // Compare-and-swap: sets `ref` to `to` (kZeroOid deletes) only if it still has `from`
+  // (kZeroOid: absent). Returns "" on success; *raced is set when the ref had another value.
+  std::string set_ref(const std::string& repo, const std::string& ref, const std::string& from,
+                      const std::string& to, const std::string& why, bool* raced) const;
 
-  // Removes parks of `ref` whose tip the ref's current value contains (after a merge was
-  // pushed). Returns how many were cleared.
-  int clear_resolved(const std::string& repo, const std::string& ref) const;
-  // Points HEAD at an existing branch when it names a missing one (a new mirror's HEAD names
-  // whatever `git init` chose): main, then master, then the first branch. Clones then check
-  // out a branch, and every node picks the same one for the same refs.
+  // Points HEAD at an existing branch when it names a missing one: main, then master, then the
+  // first branch. Clones then check out a branch, and every node picks the same one.
   void fix_head(const std::string& repo) const;
-  std::vector<Divergence> divergences(const std::string& repo) const;
+
+  // Removes what a killed receive-pack, index-pack or fetch left in the mirror: quarantine
+  // directories (objects/incoming-*, objects/tmp_objdir-*), temporary packs and indexes
+  // (objects/pack/tmp_*, objects/pack/pack_git2_*) and stale lock files of refs, HEAD,
+  // packed-refs and config. Only while nothing runs in it (at start). Returns what it removed.
+  std::vector<std::string> clean_leftovers(const std::string& repo) const;
+
+  // remove-repo: the mirror moves to <repos_dir>/.trash/<repo>.git.<ms>; restore-repo takes
+  // the newest copy back. Errors as messages, "" on success.
+  std::string trash(const std::string& repo, std::int64_t now_ms) const;
+  std::string restore_from_trash(const std::string& repo) const;
+  bool in_trash(const std::string& repo) const;
+  // Deletes trashed copies older than life_ms. Returns how many.
+  std::size_t expire_trash(std::int64_t now_ms, std::int64_t life_ms) const;
 
  private:
+  std::filesystem::path trash_dir() const { return dir_ / ".trash"; }
   std::filesystem::path dir_;
 };
 

@@ -19,4 +19,13 @@ enum class MirrorInit { existed, created, failed };
 // wins harmlessly (existed), and a failure leaves nothing behind (*err says why).
 MirrorInit init_mirror(const std::filesystem::path& dir, std::string* err);
 
+// The same mirror, built aside (at a fresh .mesh-init- path next to `dir`) and not renamed:
+// a first push runs there, and the mirror appears only if the push changed a ref. Returns
+// the path, empty with *err on failure (nothing left behind).
+std::filesystem::path build_mirror_aside(const std::filesystem::path& dir, std::string* err);
+// Renames a mirror built aside into place; false (and *err) if `dir` appeared meanwhile or the
+// rename failed. The caller removes `aside` then.
+bool place_mirror(const std::filesystem::path& aside, const std::filesystem::path& dir,
+                  std::string* err);
+
 }  // namespace mesh::repl

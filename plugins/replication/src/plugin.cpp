@@ -2,10 +2,12 @@
 // SDK-free Replicator / Mirrors / GitService on the other.
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <list>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -13,24 +15,18 @@
 #include "mesh/plugin.hpp"
 #include "mirror.hpp"
 #include "names.hpp"
+#include "push_notes.hpp"
 #include "replicator.hpp"
-#include "tls_stream.hpp"
+#include "repo_locks.hpp"
+#include "repos_view.hpp"
+#include "settings.hpp"
+#include "smart_http.hpp"
+#include "state_file.hpp"
 
 namespace mesh::repl {
 namespace {
 namespace json = boost::json;
 namespace fs = std::filesystem;
-
-std::uint64_t setting(const json::object& cfg, std::string_view key, std::uint64_t dflt,
-                      std::uint64_t max) {
-  auto* v = cfg.if_contains(key);
-  if (!v) return dflt;
-  if (auto* i = v->if_int64(); i && *i >= 0 && static_cast<std::uint64_t>(*i) <= max) {
-    return static_cast<std::uint64_t>(*i);
-  }
-  throw sdk::Error(MESH_E_INVALID, "[plugins.replication] " + std::string(key) +
-                                       " must be an integer from 0 to " + std::to_string(max));
-}
 
 // libgit2 keeps per-thread error state, freed when the thread ends (a destructor inside
 // libgit2) or, for the thread that shuts libgit2 down, at shutdown. Host threads outlive the
@@ -49,20 +45,6 @@ void on_own_thread(F&& fn) {
   t.join();
   if (failure) std::rethrow_exception(failure);
 }
-
-// A connection made by the daemon (ABI 1.2 peer_connect), for the libgit2 TLS stream.
-class HostConn final : public Conn {
- public:
-  explicit HostConn(sdk::PeerConn conn) : conn_(std::move(conn)) {}
-  long read(char* buf, std::size_t cap) override { return static_cast<long>(conn_.read(buf, cap)); }
-  long write(const char* buf, std::size_t len) override {
-    return conn_.write(std::string_view(buf, len)) == MESH_OK ? static_cast<long>(len) : -1;
-  }
-  void close() override { conn_.close(); }
-
- private:
-  sdk::PeerConn conn_;
-};
 
 // A streamed HTTP call (ABI 1.2) as the GitService sees it. A call left open is aborted.
 class CallIo final : public HttpIo {
@@ -101,53 +83,36 @@ class Replication final : public sdk::Plugin, public Services {
     if (!host().has_abi_1_2()) {
       throw sdk::Error(MESH_E_UNSUPPORTED, "replication needs a daemon with ABI 1.2");
     }
-    auto cfg_value = json::parse(host().config_json());
-    const json::object empty;
-    const json::object& cfg = cfg_value.is_object() ? cfg_value.as_object() : empty;
-    // A typo must not leave a setting at its default without a word (as in the core tables).
-    for (const auto& [key, value] : cfg) {
-      if (key != "push_wait_ms" && key != "max_git_processes" && key != "max_push_bytes" &&
-          key != "repos_dir") {
-        throw sdk::Error(MESH_E_INVALID,
-                         "[plugins.replication] has no setting '" + std::string(key) +
-                             "' (known: push_wait_ms, max_git_processes, max_push_bytes, "
-                             "repos_dir)");
-      }
-    }
-    push_wait_ = std::chrono::milliseconds(setting(cfg, "push_wait_ms", 3000, 60'000));
+    std::string why;
+    auto settings = parse_settings(host().config_json(), &why);
+    if (!settings) throw sdk::Error(MESH_E_INVALID, why);
+    push_wait_ = settings->push_wait;
     fs::path data = host().data_dir();
-    fs::path repos =
-        data.parent_path().parent_path() / "repos";  // <root>/data/<id> -> <root>/repos
-    if (auto* v = cfg.if_contains("repos_dir")) {
-      if (!v->is_string() || v->as_string().empty()) {
-        throw sdk::Error(MESH_E_INVALID, "[plugins.replication] repos_dir must be a path");
-      }
-      repos = std::string(v->as_string());
-    }
-    self_id_ = json::parse(host().self_json()).as_object().at("id").as_string().c_str();
+    // <root>/data/<id> -> <root>/repos
+    fs::path repos = settings->repos_dir.empty() ? data.parent_path().parent_path() / "repos"
+                                                 : fs::path(settings->repos_dir);
+    auto self = json::parse(host().self_json()).as_object();
+    self_id_ = self.at("id").as_string().c_str();
+    const std::string self_name = self.contains("name") ? self.at("name").as_string().c_str() : "";
+    data_dir_ = data;
+    mesh_command_ = mesh_command(data.parent_path().parent_path());
+    load_url_base();
 
+    auto locks = std::make_shared<RepoLocks>();
     mirrors_ = std::make_unique<Mirrors>(repos);
     GitServiceOptions gopts;
     gopts.repos_dir = repos;
-    gopts.max_processes = setting(cfg, "max_git_processes", 8, 256);
-    gopts.max_request_bytes = setting(cfg, "max_push_bytes", 2ull << 30, 64ull << 30);
+    gopts.max_processes = settings->max_git_processes;
+    gopts.max_request_bytes = settings->max_push_bytes;
+    gopts.repo_locks = locks;
     git_ = std::make_unique<GitService>(gopts);
     ReplicatorOptions ropts;
     ropts.state_dir = data;
     ropts.self_id = self_id_;
-    replicator_ = std::make_unique<Replicator>(*mirrors_, *this, ropts);
+    ropts.self_name = self_name;
+    ropts.quota = {settings->max_new_repos_per_hour, settings->max_fetch_bytes_per_hour};
+    replicator_ = std::make_unique<Replicator>(*mirrors_, *this, locks, ropts);
 
-    const sdk::Host host_handle = host();
-    install_tls_stream([host_handle](const std::string& host_port, const std::string& peer,
-                                     std::string* err) -> std::unique_ptr<Conn> {
-      sdk::PeerConn conn;
-      std::string why;
-      if (conn.connect(host_handle, host_port, peer, 30'000, &why) != MESH_OK) {
-        *err = "connecting to " + host_port + ": " + why;
-        return nullptr;
-      }
-      return std::make_unique<HostConn>(std::move(conn));
-    });
     on_own_thread([this] { replicator_->start(); });
 
     // Every path below "/" (the status page itself is the core's, an exact route): the
@@ -156,15 +121,23 @@ class Replication final : public sdk::Plugin, public Services {
       stream_route(
           method, "/",
           [this](const sdk::HttpRequest& r, sdk::HttpStream s) { git_request(r, std::move(s)); },
-          gopts.max_request_bytes);
+          // Room to read (and drop) the rest of an oversized push, so that git shows the
+          // reason instead of a broken connection; the service caps the decoded body itself.
+          std::min<std::uint64_t>(
+              gopts.max_request_bytes + oversize_drain_bytes(gopts.max_request_bytes),
+              std::uint64_t{64} << 30));
     }
-    route(
-        "GET", "/repos", [this](const sdk::HttpRequest& r) { on_own_thread([&] { page(r); }); }, 0,
-        MESH_ROUTE_LOCAL);
+    // The repo pages (/repos, /repos/<repo>/...) are the browse plugin's.
     verb("repos", "the mirrors with their refs and divergences",
          [this](const sdk::CliRequest& r) { on_own_thread([&] { repos_verb(r); }); });
     verb("repos-sync", "compare and fetch repos with every member now (used by mesh sync)",
          [this](const sdk::CliRequest& r) { on_own_thread([&] { sync_verb(r); }); });
+    verb("drop", "drop a parked tip on every node: mesh drop REPO PARKED",
+         [this](const sdk::CliRequest& r) { on_own_thread([&] { drop_verb(r); }); });
+    verb("repos-remove", "remove a repo from every node (used by mesh remove-repo)",
+         [this](const sdk::CliRequest& r) { on_own_thread([&] { remove_verb(r); }); });
+    verb("restore-repo", "bring a removed repo back on every node: mesh restore-repo REPO",
+         [this](const sdk::CliRequest& r) { on_own_thread([&] { restore_verb(r); }); });
     subscribe("refs-apply", kRefsTopic, [this](const sdk::Event& e) {
       return replicator_->on_refs(std::string(e.origin()), e.payload());
     });
@@ -172,13 +145,25 @@ class Replication final : public sdk::Plugin, public Services {
       replicator_->on_ack(std::string(e.origin()), e.payload());
       return true;
     });
-    timer(std::chrono::seconds(5), true,
-          [this] { on_own_thread([this] { replicator_->anti_entropy(); }); });
+    // Other plugins' lines for the pusher (push_notes.hpp), e.g. the CI run a push queued.
+    subscribe("push-notes", kPushNoteTopic, [this](const sdk::Event& e) {
+      notes_.on_event(e.payload());
+      return true;
+    });
+    timer(std::chrono::seconds(5), true, [this] {
+      on_own_thread([this] { replicator_->anti_entropy(); });
+      publish_quota_status();
+    });
+  }
+
+  // Validate-then-apply (ABI 1.3): `mesh reload` refuses a bad table before anything changes.
+  static void check_config(const std::string& json) {
+    if (auto why = check_settings(json); !why.empty()) throw sdk::Error(MESH_E_INVALID, why);
   }
 
   void stop() override {
+    notes_.stop();
     if (replicator_) replicator_->stop();
-    uninstall_tls_stream();
     // Git requests still running end with their calls (the host aborted them on stop); their
     // threads are joined, so libgit2's per-thread cleanup has run before it is unloaded.
     std::unique_lock lock(mu_);
@@ -195,6 +180,14 @@ class Replication final : public sdk::Plugin, public Services {
     std::list<std::thread> all = std::move(threads_);
     lock.unlock();
     for (auto& t : all) t.join();
+  }
+
+  // Members over a per-member limit, in `mesh status --json` as "replication_limits".
+  void publish_quota_status() {
+    std::string q = replicator_->quota_json();
+    if (q == quota_status_) return;
+    quota_status_ = q;
+    host().status_set("{\"replication_limits\":" + q + "}");
   }
 
   // ---- Services ----
@@ -253,12 +246,86 @@ class Replication final : public sdk::Plugin, public Services {
   }
 
  private:
+  // "mesh", or "mesh --root DIR" when this node's root is not the one a plain `mesh` uses.
+  static std::string mesh_command(const fs::path& root) {
+    fs::path dflt;
+    if (const char* r = std::getenv("MESH_ROOT"); r && *r) {
+      dflt = r;
+    } else if (const char* home = std::getenv("HOME"); home && *home) {
+      dflt = fs::path(home) / ".mesh";
+    }
+    std::error_code ec;
+    if (!dflt.empty() && fs::equivalent(dflt, root, ec)) return "mesh";
+    return "mesh --root " + root.string();
+  }
+
+  // The URL base users reach this node at ("https://localhost:7979"), learned from their git
+  // requests (the Host header the core checked) and kept across restarts, for the commands in
+  // `mesh repos`. Before any request, a form that asks `mesh url`.
+  void load_url_base() {
+    std::string err;
+    auto text = read_state_file(data_dir_ / "url_base", 256, &err);
+    std::lock_guard lock(url_mu_);
+    if (text && (text->starts_with("https://") || text->starts_with("http://"))) {
+      url_base_ = *text;
+    }
+  }
+  void learn_url_base(const sdk::HttpRequest& req) {
+    std::string host(req.header("Host"));
+    if (!req.local() || host.empty() || host.size() > 128) return;
+    for (char c : host) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == ':' || c == '-' || c == '[' || c == ']';
+      if (!ok) return;
+    }
+    std::string base = std::string(req.tls() ? "https://" : "http://") + host;
+    {
+      std::lock_guard lock(url_mu_);
+      if (base == url_base_) return;
+      url_base_ = base;
+    }
+    std::string err;
+    write_state_file(data_dir_ / "url_base", base, false, &err);
+  }
+  std::string url_of(const std::string& repo) {
+    std::lock_guard lock(url_mu_);
+    if (url_base_.empty()) return "\"$(" + mesh_command_ + " url " + repo + " | head -n1)\"";
+    return url_base_ + "/" + repo + ".git";
+  }
+  std::string url_base_for_json() {
+    std::lock_guard lock(url_mu_);
+    return url_base_.empty() ? "https://localhost:PORT" : url_base_;
+  }
+
   // On the plugin executor: parse, then hand the blocking work to a thread of its own.
   void git_request(const sdk::HttpRequest& req, sdk::HttpStream stream) {
     std::string_view path = req.path();
     auto parsed = parse_git_path(path);
     if (!parsed) {
       CallIo io(std::move(stream));
+      // A repo URL opened in a browser leads to its page.
+      std::string_view name = path.substr(path.empty() ? 0 : 1);
+      if (name.ends_with('/')) name.remove_suffix(1);
+      if (name.ends_with(".git")) name.remove_suffix(4);
+      if (req.method() == "GET" && req.local() &&
+          (path.ends_with(".git") || path.ends_with(".git/"))) {
+        if (!valid_repo_name(name)) {
+          io.respond(400, "text/plain; charset=utf-8", "invalid repository name\n");
+        } else if (accepts_html(req.header("Accept")) && mirrors_->exists(std::string(name))) {
+          sdk::HttpResponse r;
+          r.status = 302;
+          r.headers.emplace_back("Location", "/repos/" + std::string(name));
+          r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+          r.body = "see /repos/" + std::string(name) + "\n";
+          stream.respond(r);
+        } else {
+          io.respond(404, "text/plain; charset=utf-8",
+                     "no repository named " + std::string(name) +
+                         " on this node (git URLs end in .git/info/refs, "
+                         ".git/git-upload-pack or .git/git-receive-pack)\n");
+        }
+        return;
+      }
       bool git_like = path.find(".git") != std::string_view::npos || path.ends_with("/info/refs") ||
                       path.ends_with("-pack");
       if (git_like) {
@@ -270,27 +337,33 @@ class Replication final : public sdk::Plugin, public Services {
       }
       return;
     }
+    learn_url_base(req);
     GitRequest g;
     g.path = *parsed;
     g.method = std::string(req.method());
     g.query = std::string(req.query());
+    g.local_client = !req.from_member();
     const mesh_http_request* raw = req.raw();
     for (size_t i = 0; i < raw->header_count; ++i) {
       g.headers.emplace_back(std::string(raw->headers[i].name.ptr, raw->headers[i].name.len),
                              std::string(raw->headers[i].value.ptr, raw->headers[i].value.len));
     }
+    // The URL this client used, for the commands a push or fetch shows.
+    std::string url = std::string(req.tls() ? "https://" : "http://") +
+                      std::string(req.header("Host")) + "/" + parsed->repo + ".git";
     const sdk::HttpStream handle = stream;  // a plain handle: answers if no thread starts
     std::lock_guard lock(mu_);
     reap_locked();
     ++active_;
     try {
-      threads_.emplace_back([this, stream = std::move(stream), g = std::move(g)]() mutable {
-        serve_git(std::move(stream), std::move(g));
-        std::lock_guard lock(mu_);
-        --active_;
-        finished_.push_back(std::this_thread::get_id());
-        idle_.notify_all();
-      });
+      threads_.emplace_back(
+          [this, stream = std::move(stream), g = std::move(g), url = std::move(url)]() mutable {
+            serve_git(std::move(stream), std::move(g), url);
+            std::lock_guard lock(mu_);
+            --active_;
+            finished_.push_back(std::this_thread::get_id());
+            idle_.notify_all();
+          });
     } catch (const std::system_error& e) {
       --active_;
       Plugin::log(sdk::Level::error, std::string("no thread for a git request: ") + e.what());
@@ -311,31 +384,40 @@ class Replication final : public sdk::Plugin, public Services {
     finished_.clear();
   }
 
-  void serve_git(sdk::HttpStream stream, GitRequest g) {
+  // On a request thread of its own (libgit2 may run here).
+  void serve_git(sdk::HttpStream stream, GitRequest g, const std::string& url) {
     CallIo io(std::move(stream));
     const std::string repo = g.path.repo;
-    std::vector<RefUpdate> pushed;
-    g.after_receive = [this, &repo, &pushed](const std::vector<RefUpdate>& updates) {
-      pushed = updates;
-      std::vector<RefChange> changes, replicable;
-      std::string local_only;
-      for (const auto& u : updates) {
-        changes.push_back({u.ref, u.old_oid, u.new_oid});
-        if (valid_ref_name(u.ref)) {
-          replicable.push_back(changes.back());
-        } else if (!u.ref.starts_with("refs/mesh/")) {
-          local_only += (local_only.empty() ? "" : ", ") + u.ref;
-        }
-      }
-      replicator_->pushed(repo, changes);
-      std::string msg;
-      if (!replicable.empty()) {
-        msg = "mesh: " + replicator_->wait_replicated(repo, replicable, push_wait_);
-      }
-      if (!local_only.empty()) {
+    g.refusal = replicator_->refusal(repo);
+    if (g.path.what == GitPath::upload_pack && g.refusal.empty()) {
+      g.fetch_notice = replicator_->notice(repo, url);
+    }
+    std::optional<PushRecord> push;
+    bool answered = false;
+    g.on_received = [this, &repo, &push](const std::vector<RefUpdate>& updates) {
+      std::vector<RefChange> changes;
+      for (const auto& u : updates) changes.push_back({u.ref, u.old_oid, u.new_oid});
+      push = replicator_->record_push(repo, changes);
+    };
+    g.after_receive = [this, &repo, &push, &answered, &url](const std::vector<RefUpdate>&) {
+      answered = true;
+      if (!push) return std::string();
+      replicator_->publish_push(*push);
+      std::string msg = replicator_->wait_replicated(*push, push_wait_, url);
+      if (!push->local_only.empty()) {
         // The pusher must hear that these stay here (the daemon log says it too).
-        msg += std::string(msg.empty() ? "" : "\n") + "mesh: kept on this node only, not " +
-               "replicated (unsafe ref names): " + local_only;
+        std::string refs;
+        for (const auto& r : push->local_only) refs += (refs.empty() ? "" : ", ") + r;
+        msg += std::string(msg.empty() ? "" : "\n") +
+               "mesh: kept on this node only, not replicated (unsafe ref names): " + refs;
+      }
+      std::string notes = replicator_->notice(repo, url);
+      if (!notes.empty() && msg.find("overtaken") == std::string::npos) {
+        msg += "\n" + notes;
+      }
+      for (const auto& line : notes_.collect(repo, push->key.clock, std::chrono::seconds(2))) {
+        if (!msg.empty() && msg.back() != '\n') msg += "\n";
+        msg += "mesh: " + line;
       }
       return msg;
     };
@@ -345,43 +427,28 @@ class Replication final : public sdk::Plugin, public Services {
                   "git " + repo + ": " + r.log);
     }
     // A push whose client did not ask for a sideband still replicates.
-    if (pushed.empty() && !r.updates.empty()) {
-      std::vector<RefChange> changes;
-      for (const auto& u : r.updates) changes.push_back({u.ref, u.old_oid, u.new_oid});
-      replicator_->pushed(repo, changes);
-    }
+    if (push && !answered) replicator_->publish_push(*push);
   }
 
   void repos_verb(const sdk::CliRequest& r) {
     if (!r.args().empty()) return void(r.reply(2, "usage: mesh repos [--json]\n"));
-    std::string js = replicator_->repos_json();
-    if (r.json()) return void(r.reply(0, js));
-    auto v = json::parse(js).as_array();
-    if (v.empty()) {
-      return void(
-          r.reply(0, "no repos yet: push one with git push https://localhost:PORT/NAME.git\n"));
+    std::string js = replicator_->repos_json(url_base_for_json(), mesh_command_);
+    r.reply(0, r.json() ? js : repos_text(js));
+  }
+
+  // A repo argument that names a repo this node serves; else the reply says why (exit 1).
+  bool repo_arg(const sdk::CliRequest& r, const std::string& repo) {
+    if (!valid_repo_name(repo)) {
+      r.reply(1, "invalid repo name '" + repo +
+                     "': use letters, digits, '.', '_' and '-' (at most 100, starting with a "
+                     "letter or digit)\n");
+      return false;
     }
-    std::string out = "REPO                 REFS  DIVERGENCES\n";
-    std::string details;
-    for (const auto& e : v) {
-      const auto& o = e.as_object();
-      std::string name = o.at("name").as_string().c_str();
-      auto nrefs = o.at("refs").as_object().size();
-      const auto& divs = o.at("divergences").as_array();
-      char line[256];
-      std::snprintf(line, sizeof line, "%-20s %5zu  %zu\n", name.c_str(), nrefs, divs.size());
-      out += line;
-      for (const auto& d : divs) {
-        const auto& x = d.as_object();
-        details += "\n" + name + ": " + std::string(x.at("ref").as_string()) + " diverged from " +
-                   std::string(x.at("node").as_string()) + " (their tip " +
-                   std::string(x.at("oid").as_string()).substr(0, 12) + ", parked as " +
-                   std::string(x.at("parked_as").as_string()) +
-                   ")\n  merge it:   " + std::string(x.at("resolve").as_string()) +
-                   "\n  or drop it: " + std::string(x.at("discard").as_string()) + "\n";
-      }
+    if (!replicator_->known(repo)) {
+      r.reply(1, "no repo named " + repo + " on this node (mesh repos lists them)\n");
+      return false;
     }
-    r.reply(0, out + details);
+    return true;
   }
 
   void sync_verb(const sdk::CliRequest& r) {
@@ -389,7 +456,7 @@ class Replication final : public sdk::Plugin, public Services {
     if (r.args().size() > 1) return void(r.reply(2, "usage: mesh sync [REPO]\n"));
     if (r.args().size() == 1) {
       repo = std::string(r.args()[0]);
-      if (!valid_repo_name(repo)) return void(r.reply(1, "invalid repo name: " + repo + "\n"));
+      if (!repo_arg(r, repo)) return;
     }
     std::size_t n = replicator_->sync_now(repo);
     replicator_->refresh_heartbeat();
@@ -398,53 +465,47 @@ class Replication final : public sdk::Plugin, public Services {
     r.reply(0, "queued " + std::to_string(n) + " repo comparisons with members that are up\n");
   }
 
-  void page(const sdk::HttpRequest& r) {
-    auto esc = [](std::string_view s) {
-      std::string o;
-      for (char c : s) {
-        switch (c) {
-          case '<':
-            o += "&lt;";
-            break;
-          case '>':
-            o += "&gt;";
-            break;
-          case '&':
-            o += "&amp;";
-            break;
-          case '"':
-            o += "&quot;";
-            break;
-          default:
-            o += c;
-        }
-      }
-      return o;
-    };
-    std::string html =
-        "<!doctype html><meta charset=\"utf-8\"><title>mesh repos</title><h1>Repos</h1>";
-    const json::value repos = json::parse(replicator_->repos_json());
-    for (const auto& e : repos.as_array()) {
-      const auto& o = e.as_object();
-      html += "<h2>" + esc(o.at("name").as_string()) +
-              "</h2><table><tr><th>ref</th><th>commit</th></tr>";
-      for (const auto& [ref, oid] : o.at("refs").as_object()) {
-        html +=
-            "<tr><td>" + esc(ref) + "</td><td><code>" + esc(oid.as_string()) + "</code></td></tr>";
-      }
-      html += "</table>";
-      for (const auto& d : o.at("divergences").as_array()) {
-        const auto& x = d.as_object();
-        html += "<p class=\"divergence\">" + esc(x.at("ref").as_string()) + " diverged from " +
-                esc(x.at("node").as_string()) + ": <code>" + esc(x.at("resolve").as_string()) +
-                "</code></p>";
-      }
+  void drop_verb(const sdk::CliRequest& r) {
+    if (r.args().size() != 2) return void(r.reply(2, "usage: mesh drop REPO PARKED\n"));
+    const std::string repo(r.args()[0]), which(r.args()[1]);
+    if (!repo_arg(r, repo)) return;
+    std::string what, err;
+    if (!replicator_->drop(repo, which, &what, &err)) return void(r.reply(1, err + "\n"));
+    if (r.json()) {
+      return void(r.reply(0, json::serialize(json::object{{"dropped", which}, {"repo", repo}})));
     }
-    r.respond(sdk::HttpResponse::html(200, html));
+    r.reply(0, "dropped " + what + " on every node\n");
+  }
+
+  void remove_verb(const sdk::CliRequest& r) {
+    if (r.args().size() != 1) return void(r.reply(2, "usage: mesh remove-repo REPO [--yes]\n"));
+    const std::string repo(r.args()[0]);
+    if (!repo_arg(r, repo)) return;
+    std::string err;
+    if (!replicator_->remove_repo(repo, &err)) return void(r.reply(1, err + "\n"));
+    if (r.json()) return void(r.reply(0, json::serialize(json::object{{"removed", repo}})));
+    r.reply(0, "removed " + repo + " from every node; it stays recoverable for 30 days: " +
+                   mesh_command_ + " restore-repo " + repo + "\n");
+  }
+
+  void restore_verb(const sdk::CliRequest& r) {
+    if (r.args().size() != 1) return void(r.reply(2, "usage: mesh restore-repo REPO\n"));
+    const std::string repo(r.args()[0]);
+    if (!valid_repo_name(repo)) return void(r.reply(1, "invalid repo name '" + repo + "'\n"));
+    std::string err;
+    if (!replicator_->restore_repo(repo, &err)) return void(r.reply(1, err + "\n"));
+    if (r.json()) return void(r.reply(0, json::serialize(json::object{{"restored", repo}})));
+    r.reply(0, "restored " + repo + " on every node\n");
   }
 
   std::chrono::milliseconds push_wait_{3000};
+  PushNotes notes_;
+  std::string quota_status_;  // the last replication_limits handed to status_set
   std::string self_id_;
+  fs::path data_dir_;
+  std::string mesh_command_ = "mesh";
+  std::mutex url_mu_;
+  std::string url_base_;
   std::unique_ptr<Mirrors> mirrors_;
   std::unique_ptr<GitService> git_;
   std::unique_ptr<Replicator> replicator_;
@@ -458,4 +519,4 @@ class Replication final : public sdk::Plugin, public Services {
 }  // namespace
 }  // namespace mesh::repl
 
-MESH_PLUGIN(mesh::repl::Replication, "replication", "0.1.0");
+MESH_PLUGIN(mesh::repl::Replication, "replication", MESH_VERSION);

@@ -1,6 +1,9 @@
-// Propagation: refs events out after a push, fetch-and-apply in, acknowledgements, and
-// anti-entropy from the ref digests in heartbeats. SDK-free: the plugin glue (plugin.cpp)
-// supplies the daemon's services through `Services`.
+// Propagation: a push is recorded in the repo's registry and published as a refs event; every
+// node applies every refs event to its registry (pure set logic, any order) and then makes its
+// mirror match the registry (materialize: fetch the objects, move the refs, park the tips that
+// lost); acknowledgements, departures and the push's answer; anti-entropy from the digests in
+// heartbeats; remove-repo/restore-repo/drop. SDK-free: the plugin glue (plugin.cpp) supplies
+// the daemon's services through `Services`. libgit2 is used only on threads the plugin owns.
 #pragma once
 
 #include <atomic>
@@ -8,7 +11,9 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -16,8 +21,11 @@
 #include <thread>
 #include <vector>
 
+#include "member_quota.hpp"
 #include "mirror.hpp"
-#include "tombstones.hpp"
+#include "registry.hpp"
+#include "registry_store.hpp"
+#include "repo_locks.hpp"
 
 namespace mesh::repl {
 
@@ -46,103 +54,181 @@ class Services {
 inline constexpr const char* kRefsTopic = "refs";
 inline constexpr const char* kAckTopic = "refs-ack.live";
 
+// One ref a push changed, as git reported it (40 zeros: absent).
+struct RefChange {
+  std::string ref, old_oid, new_oid;
+};
+
 struct ReplicatorOptions {
-  std::filesystem::path state_dir;  // pending.json and tombstones.json live here
+  std::filesystem::path state_dir;  // registry/ lives here
   std::string self_id;              // "mesh:<key>"
-  std::size_t max_updates_per_event = 300;
-  std::size_t max_pending = 10'000;  // queued jobs; beyond, events are retried by the bus
-  int max_attempts = 30;             // per job, about a second apart at first, then 30 s
-  std::size_t workers = 4;           // jobs of different repos run in parallel
+  std::string self_name;
+  std::size_t workers = 4;  // jobs of different repos run in parallel
+  int max_attempts = 30;    // per job, 1 s apart at first, then up to 30 s
+  // A tip whose objects no member could supply for this long stops holding its ref back on
+  // nodes that lack it (it competes again as soon as they get it).
+  std::chrono::milliseconds unavailable_after{std::chrono::minutes(10)};
+  std::chrono::hours dead_life{24 * 30};  // how long replaced values are remembered
+  std::size_t max_dead_per_ref = 1000;
+  std::chrono::hours trash_life{24 * 30};  // removed repos stay recoverable this long
+  std::function<std::int64_t()> now_ms;    // wall clock; injectable for tests
+  QuotaLimits quota;                       // what one member may make this node do per hour
+};
+
+// A push this node received, as recorded in the registry.
+struct PushRecord {
+  std::string repo;
+  Key key;
+  std::vector<RegistryUpdate> updates;  // replicated refs only
+  std::vector<std::string> local_only;  // refs that stay on this node (unsafe names)
+  std::vector<std::string> payloads;    // its refs events
 };
 
 class Replicator {
  public:
-  Replicator(Mirrors& mirrors, Services& services, ReplicatorOptions options);
+  Replicator(Mirrors& mirrors, Services& services, std::shared_ptr<RepoLocks> locks,
+             ReplicatorOptions options);
   ~Replicator();
-  void start();  // loads pending jobs and starts the worker
+  // Loads the registries, records mirrors that have none (an older version's, or made by
+  // hand) as they are, cleans what killed processes left, starts the workers.
+  void start();
   void stop();
 
-  // After a push to this node changed refs: publish the refs events, clear resolved
-  // divergences, refresh the digests. Returns false (with a logged reason) if publishing failed.
-  bool pushed(const std::string& repo, const std::vector<RefChange>& changes);
-  // Blocks up to `wait` for the other up members to acknowledge `changes`; returns the line a
-  // push shows: "replicated to k/N nodes".
-  std::string wait_replicated(const std::string& repo, const std::vector<RefChange>& changes,
-                              std::chrono::milliseconds wait);
+  // ---- pushes (git request threads) ----
+  // With the repo lock held, right after git changed refs: the push enters the registry.
+  PushRecord record_push(const std::string& repo, const std::vector<RefChange>& changes);
+  // After the lock is released: the refs events go out (retried later if the feed refuses).
+  void publish_push(const PushRecord& push);
+  // Waits up to `wait` for the members that are up, and returns the lines the pusher sees:
+  // "replicated to k/N nodes", who does not have it yet, or that a concurrent push overtook
+  // it, with the commands (for `url`) that resolve that.
+  std::string wait_replicated(const PushRecord& push, std::chrono::milliseconds wait,
+                              const std::string& url);
+  // Unresolved divergences of `repo` as lines for a fetch's or push's sideband ("" if none).
+  std::string notice(const std::string& repo, const std::string& url);
+  // "" if `repo` may be served and pushed to, else why not (it was removed from the mesh).
+  std::string refusal(const std::string& repo);
 
-  // Event handlers (quick: they only queue). on_refs returns false when the queue is full
-  // (the bus redelivers later).
+  // ---- events (plugin executor: quick, no libgit2) ----
+  // False asks the bus to deliver it again later (the registry could not be saved).
   bool on_refs(const std::string& origin, std::string_view payload);
   void on_ack(const std::string& origin, std::string_view payload);
 
+  // ---- anti-entropy (own threads) ----
   // Compares the digests in peers' heartbeats with ours; a mismatch seen twice in a row queues
   // a sync with that peer. Called from a timer.
   void anti_entropy();
-  // Queues a sync of `repo` (all repos if empty) with every up member now. Returns how many
-  // syncs were queued.
+  // Queues a sync of `repo` (every repo if empty) with every up member now. Returns how many.
   std::size_t sync_now(const std::string& repo);
-
-  // `mesh repos --json`.
-  std::string repos_json();
   // Recomputes the digests and hands them to the heartbeat.
   void refresh_heartbeat();
+
+  // ---- the repo commands (own threads); false with *err ----
+  bool remove_repo(const std::string& repo, std::string* err);
+  bool restore_repo(const std::string& repo, std::string* err);
+  // Drops a parked tip or an overtaken deletion (its parked name, or the tip's oid or a unique
+  // prefix of it) on every node; *what describes what was dropped.
+  bool drop(const std::string& repo, const std::string& which, std::string* what, std::string* err);
+  // A repo this node serves (a mirror that was not removed).
+  bool known(const std::string& repo);
+  std::vector<std::string> removed_repos();
+
+  // `mesh repos --json`; the commands in it use `url_base` ("https://localhost:7979") and
+  // `mesh` (the command that reaches this node, e.g. "mesh --root /x").
+  std::string repos_json(const std::string& url_base, const std::string& mesh);
   std::size_t pending() const;
+  // Members over a per-member limit ({"<id>":{"repos_refused":n,"fetches_deferred":n}}).
+  std::string quota_json() const { return quota_.json(); }
 
  private:
   struct Job {
-    enum Kind { event, sync } kind = event;
-    std::string origin;  // event: the pusher; sync: the peer
     std::string repo;
-    std::vector<RefChange> changes;  // event only
+    std::string only;                 // sync: fetch from this member first and regardless
+    std::vector<std::string> prefer;  // members to fetch from first (the events' origins)
+    // Updates to acknowledge to their origins once this node applied them.
+    std::vector<std::pair<std::string, RegistryUpdate>> acks;
     int attempts = 0;
     std::chrono::steady_clock::time_point not_before{};
   };
 
+  static Job make_job(std::string repo, std::string only = {},
+                      std::vector<std::string> prefer = {}) {
+    Job j;
+    j.repo = std::move(repo);
+    j.only = std::move(only);
+    j.prefer = std::move(prefer);
+    return j;
+  }
+
+  // jobs
   void run();
-  void process(Job& job);
-  bool fetch_from(const std::string& repo, const std::vector<std::string>& need,
-                  const std::string& preferred, std::map<std::string, std::string>* advertised,
-                  const PeerInfo* only);
-  void run_sync(Job& job);
-  void ack(const std::string& repo, const std::vector<RefChange>& done);
-  void save_locked();
-  void load();
+  void enqueue(Job job);
   void enqueue_locked(Job job);
-  // Keeps the tombstones in step with ref changes made here (deletion: add; else: clear).
-  void remember(const std::string& repo, const std::vector<RefChange>& changes);
-  // A member advertises `oid` at a ref deleted here: the deleted tip or one of its ancestors.
-  bool deleted_here(const std::string& repo, const std::string& ref, const std::string& oid);
+  void process(Job& job);  // materialize.cpp
+  bool fetch_missing(const std::string& repo, const std::vector<std::string>& need, const Job& job,
+                     std::map<std::string, std::string>* advertised);
+  // Under the repo lock: the mirror's refs made to match the registry. Returns false to retry.
+  bool apply_plans(const std::string& repo, std::vector<PushRecord>* adopted);
+  void send_acks(const std::string& repo, Job& job);
+  std::vector<std::string> unavailable(const std::string& repo,
+                                       const std::vector<std::string>& missing);
+
+  // registry
+  std::optional<RepoRegistry> registry_of(const std::string& repo);
+  bool save_locked(const std::string& repo, std::string* err);
+  Key next_key_locked();
+  std::map<std::string, RefPlan> plans(const std::string& repo, const RepoRegistry& reg);
+  // A local change (a push, or a ref found changed in the mirror) recorded under a new key.
+  PushRecord record_local(const std::string& repo, const std::vector<RefChange>& changes,
+                          std::optional<std::uint64_t> clock);
+  void seed(const std::string& repo);
+  void publish_payloads(const std::string& repo, const std::vector<std::string>& payloads);
+  void retry_outbox();
+
+  std::string name_of(const std::string& id);
   static std::string key_of(const std::string& id);
 
   Mirrors& mirrors_;
   Services& services_;
+  std::shared_ptr<RepoLocks> locks_;
   ReplicatorOptions options_;
+  RegistryStore store_;
+  MemberQuota quota_;
 
+  // The registries and the clock.
+  std::mutex reg_mu_;
+  std::map<std::string, RepoRegistry> regs_;
+  std::uint64_t clock_ = 0;
+  // Bumped on every registry change (wakes pushes waiting for their answer).
+  std::atomic<std::uint64_t> registry_changes_{0};
+
+  // Jobs.
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;
-  std::atomic<bool> stopping_{false};  // also read by wait_replicated() under ack_mu_
+  std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;
-  std::set<std::string> busy_;  // repos with a job in progress
-  std::mutex refresh_mu_;       // serialises refresh_heartbeat()
+  std::set<std::string> busy_;                               // repos with a job in progress
+  std::vector<std::pair<std::string, std::string>> outbox_;  // (repo, payload) not published
+  // (repo, oid) -> when a fetch first failed to bring it (for unavailable_after).
+  std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point>
+      missing_since_;
 
-  // Our digests as last computed by refresh_heartbeat(), which runs after every ref change this
-  // plugin makes or sees (pushes, applied events, syncs): anti-entropy compares against these
-  // instead of reopening every mirror every tick.
+  // Anti-entropy. Our digests as last computed by refresh_heartbeat(), which runs after every
+  // ref change this plugin makes or sees: anti-entropy compares against these instead of
+  // reopening every mirror every tick.
+  std::mutex refresh_mu_;  // serialises refresh_heartbeat()
   std::map<std::string, std::string> digests_;
-  unsigned ticks_ = 0;  // anti_entropy() calls (the plugin's timer: one at a time)
-  // Anti-entropy bookkeeping: (peer, repo) -> consecutive mismatches; and the last
-  // (their digest, our digest) pair a sync found nothing new for.
+  unsigned ticks_ = 0;
   std::map<std::pair<std::string, std::string>, int> mismatches_;
   std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> settled_;
-  // Refs deleted here: anti-entropy must not resurrect them from a member that has not
-  // applied the deletion yet. Persisted (tombstones.json), 30 days.
-  Tombstones tombs_;
 
-  // Acknowledgements: (repo, ref, new oid) -> nodes that have it.
+  // Acknowledgements: (repo, ref, value) -> nodes that have it, for pushes being waited for;
+  // and (repo, value) -> nodes known to have that tip (fetch sources), bounded.
   std::mutex ack_mu_;
   std::condition_variable ack_cv_;
   std::map<std::tuple<std::string, std::string, std::string>, std::set<std::string>> acks_;
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> holders_;
 };
 
 }  // namespace mesh::repl

@@ -603,18 +603,41 @@ TEST_F(GitServiceTest, GzipBombOverCapIsRefused) {
   std::string bomb = gzip(body);
   ASSERT_LT(bomb.size(), 100u << 10);
 
+  // The rest of the (small) body is read and dropped, and the client gets receive-pack's own
+  // kind of answer: every ref rejected with the reason, and a "remote:" line saying what to do.
   FakeIo io(bomb);
   ServeResult r = svc.serve(post("app", GitPath::receive_pack, "gzip"), io);
-  EXPECT_EQ(r.status, 413u) << r.log;
-  EXPECT_TRUE(io.responded);
+  EXPECT_EQ(r.status, 200u) << r.log;
+  EXPECT_TRUE(io.complete());
+  EXPECT_TRUE(r.refused);
   EXPECT_TRUE(r.updates.empty());
+  auto band1 = channel(pkts(io.out), '\x01');
+  EXPECT_NE(band1.find("unpack push over this node's max_push_bytes (1048576 bytes)"),
+            std::string::npos)
+      << band1;
+  EXPECT_NE(band1.find("ng refs/heads/main push over this node's max_push_bytes"),
+            std::string::npos)
+      << band1;
+  auto band2 = channel(pkts(io.out), '\x02');
+  EXPECT_NE(band2.find("mesh: push refused: it is larger than this node's limit of 1048576 "
+                       "bytes ([plugins.replication] max_push_bytes)"),
+            std::string::npos)
+      << band2;
   auto refs = mirror_refs("app");
   EXPECT_EQ(refs.size(), 1u);
   EXPECT_EQ(refs["refs/heads/main"], c1);
 
-  // The same cap applies to a plain body.
+  // The same for a plain body (read to its end, up to as much again or 1 GiB).
   FakeIo plain(body);
   r = svc.serve(post("app", GitPath::receive_pack), plain);
+  EXPECT_EQ(r.status, 200u) << r.log;
+  EXPECT_NE(channel(pkts(plain.out), '\x01').find("ng refs/heads/main push over"),
+            std::string::npos);
+  EXPECT_EQ(mirror_refs("app")["refs/heads/main"], c1);
+  // A client that stops sending before its body ended gets the plain 413.
+  FakeIo gone(body);
+  gone.fail_read_after = 3u << 20;
+  r = svc.serve(post("app", GitPath::receive_pack), gone);
   EXPECT_EQ(r.status, 413u) << r.log;
   EXPECT_EQ(mirror_refs("app")["refs/heads/main"], c1);
 }
@@ -651,6 +674,45 @@ TEST_F(GitServiceTest, TruncatedPushLeavesRefsAndNoZombie) {
   // And the mirror still takes the full push afterwards.
   r = push(svc, "app", c1, c2);
   ASSERT_EQ(r.updates.size(), 1u);
+}
+
+// A first push to a new name that git refuses (fsck failure, a truncated pack, no pack at all,
+// garbage) leaves no mirror: it ran in one built aside.
+TEST_F(GitServiceTest, RefusedFirstPushesLeaveNoMirror) {
+  std::string c1 = commit("a", "1");
+  for (int i = 0; i < 10; ++i) commit("f" + std::to_string(i), std::string(1000 + i, 'y'));
+  std::string c2 = trimmed(sh("git -C " + quote(src_) + " rev-parse HEAD").out);
+  std::string tree = trimmed(sh("git -C " + quote(src_) + " rev-parse HEAD^{tree}").out);
+  std::string bad =
+      trimmed(sh("git -C " + quote(src_) + " hash-object -t commit -w --literally --stdin",
+                 "tree " + tree + "\nauthor nobody\ncommitter nobody\n\nbad\n")
+                  .out);
+  GitService svc(options());
+  std::string full = push_body(kZero, c2);
+  struct Case {
+    const char* what;
+    std::string body;
+  } cases[] = {
+      {"fsck", push_body(kZero, bad)},
+      {"truncated", full.substr(0, full.size() - 200)},
+      {"no pack", full.substr(0, full.find("PACK"))},
+      {"garbage", "this is no request"},
+  };
+  for (const auto& c : cases) {
+    FakeIo io(c.body);
+    ServeResult r = svc.serve(post("fresh", GitPath::receive_pack), io);
+    EXPECT_TRUE(r.updates.empty()) << c.what;
+    EXPECT_FALSE(r.created) << c.what;
+    EXPECT_LT(r.status, 500u) << c.what << ": " << r.log;
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(repos_)) names.push_back(e.path().filename());
+    EXPECT_TRUE(names.empty() || names == std::vector<std::string>{".mesh-empty.git"})
+        << c.what << ": " << names.front();
+  }
+  // The same name then takes a good push.
+  ServeResult ok = push(svc, "fresh", kZero, c1);
+  EXPECT_TRUE(ok.created);
+  EXPECT_EQ(mirror_refs("fresh")["refs/heads/main"], c1);
 }
 
 TEST_F(GitServiceTest, FsckRejectsMalformedObjects) {
@@ -933,6 +995,8 @@ class MiniHttp {
     return results_;
   }
   int chunked_requests() const { return chunked_; }
+  // Runs on each request before it is served (set fields the plugin glue would set).
+  std::function<void(GitRequest&)> prepare;
   int gzip_requests() const { return gzip_; }
 
  private:
@@ -1071,6 +1135,7 @@ class MiniHttp {
       return;
     }
     req.path = *parsed;
+    if (prepare) prepare(req);
     ServeResult r = svc_.serve(req, io);
     std::lock_guard lock(mu_);
     results_.push_back(r);
@@ -1168,6 +1233,62 @@ TEST_F(GitServiceTest, EndToEndCloneAndPushWithRealGit) {
   EXPECT_TRUE(saw_probe);
   std::lock_guard lock(mu);
   EXPECT_EQ(messages.size(), 3u);  // first push, push from the clone, forced push
+}
+
+// What clients see of the parked namespace and of divergence notes, with the real git: parked
+// tips are not advertised to a user's client but fetchable by their oid; nobody can push into
+// refs/mesh/; a fetch's "remote:" note arrives before upload-pack's final flush (v2 and v0).
+TEST_F(GitServiceTest, ParkedTipsAreHiddenFetchableByOidAndNotPushable) {
+  std::string c1 = commit("a", "1");
+  GitService svc(options());
+  MiniHttp http(svc);
+  http.prepare = [](GitRequest& r) {
+    if (r.path.what == GitPath::upload_pack) r.fetch_notice = "mesh: main diverged: a note";
+  };
+  std::string url = "http://127.0.0.1:" + std::to_string(http.port()) + "/proj.git";
+  ASSERT_EQ(sh(env() + "git -C " + quote(src_) + " push -q " + quote(url) + " main 2>&1").rc, 0);
+  // A second line of work, parked in the mirror the way the replicator parks tips.
+  sh("git -C " + quote(src_) + " checkout -q -b side " + c1);
+  std::string side = commit("s", "side");
+  std::string mirror = (repos_ / "proj.git").string();
+  ASSERT_EQ(sh("git -C " + quote(src_) + " push -q " + quote(mirror) + " side:refs/mesh/parked/" +
+               side + "/heads/main 2>&1")
+                .rc,
+            0);
+  ShResult ls = sh(env() + "git ls-remote " + quote(url) + " 2>&1");
+  ASSERT_EQ(ls.rc, 0) << ls.out;
+  EXPECT_NE(ls.out.find("refs/heads/main"), std::string::npos) << ls.out;
+  EXPECT_EQ(ls.out.find("refs/mesh/"), std::string::npos) << ls.out;
+
+  for (const char* version : {"2", "0"}) {
+    std::string dst = (tmp_.path / (std::string("clone-") + version)).string();
+    ShResult cloned = sh(env() + "git -c protocol.version=" + version + " clone " + quote(url) +
+                         " " + quote(dst) + " 2>&1");
+    ASSERT_EQ(cloned.rc, 0) << cloned.out;
+    EXPECT_NE(cloned.out.find("remote: mesh: main diverged: a note"), std::string::npos)
+        << "v" << version << ":\n"
+        << cloned.out;
+    ShResult by_oid = sh(env() + "git -c protocol.version=" + version + " -C " + quote(dst) +
+                         " fetch " + quote(url) + " " + side + " 2>&1");
+    ASSERT_EQ(by_oid.rc, 0) << "v" << version << ": " << by_oid.out;
+    EXPECT_EQ(trimmed(sh("git -C " + quote(dst) + " rev-parse FETCH_HEAD").out), side);
+    EXPECT_NE(by_oid.out.find("remote: mesh: main diverged: a note"), std::string::npos)
+        << by_oid.out;
+  }
+  // Up to date: no pack, no note, and nothing broken.
+  ShResult nothing =
+      sh(env() + "git -C " + quote((tmp_.path / "clone-2").string()) + " fetch origin 2>&1");
+  EXPECT_EQ(nothing.rc, 0) << nothing.out;
+
+  // Pushing into the parked namespace is refused by git itself, whatever the client sends.
+  ShResult forge = sh(env() + "git -C " + quote(src_) + " push " + quote(url) + " " + c1 +
+                      ":refs/mesh/parked/" + c1 + "/heads/main 2>&1");
+  EXPECT_NE(forge.rc, 0);
+  EXPECT_NE(forge.out.find("hidden ref"), std::string::npos) << forge.out;
+  ShResult del = sh(env() + "git -C " + quote(src_) + " push " + quote(url) +
+                    " :refs/mesh/parked/" + side + "/heads/main 2>&1");
+  EXPECT_NE(del.rc, 0);
+  EXPECT_EQ(mirror_refs("proj").count("refs/mesh/parked/" + side + "/heads/main"), 1u);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// The fetch-and-apply rule on real repositories: commits are made by the real git CLI, the
-// mirror side is libgit2.
+// Mirrors on real repositories: commits are made by the real git CLI, the mirror side is
+// libgit2 (fetch, compare-and-swap, the graph, parked tips, leftovers, the trash).
 #include "mirror.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 using namespace mesh::repl;
@@ -52,7 +53,7 @@ class MirrorTest : public ::testing::Test {
     return git("rev-parse HEAD");
   }
   // Brings the work repo's objects into the mirror (a local-path fetch through libgit2).
-  void fetch() { ASSERT_EQ(mirrors_->fetch("app", work_.string()), ""); }
+  void fetch() { ASSERT_EQ(mirrors_->fetch("app", work_.string(), ""), ""); }
   std::string ref(const std::string& name) {
     auto refs = mirrors_->refs("app");
     auto it = refs.find(name);
@@ -61,7 +62,6 @@ class MirrorTest : public ::testing::Test {
 
   fs::path base_, work_;
   std::unique_ptr<Mirrors> mirrors_;
-  const std::string node_ = "abcdefgh234567";
   const std::string main_ = "refs/heads/main";
 };
 
@@ -85,99 +85,124 @@ TEST_F(MirrorTest, FetchBringsObjectsButNoRefs) {
   git("tag v1");
   EXPECT_FALSE(mirrors_->has_object("app", c1));
   std::map<std::string, std::string> adv;
-  ASSERT_EQ(mirrors_->fetch("app", work_.string(), &adv), "");
+  ASSERT_EQ(mirrors_->fetch("app", work_.string(), "", &adv), "");
   EXPECT_TRUE(mirrors_->has_object("app", c1));
   EXPECT_EQ(adv[main_], c1);
   EXPECT_EQ(adv["refs/tags/v1"], c1);
   EXPECT_TRUE(mirrors_->refs("app").empty());  // staging refs are gone
 }
 
-TEST_F(MirrorTest, CreateFastForwardAndForcePushWhenOldMatches) {
+TEST_F(MirrorTest, SetRefIsACompareAndSwap) {
   std::string c1 = commit("one");
   std::string c2 = commit("two");
   fetch();
-  EXPECT_EQ(mirrors_->apply("app", {main_, kZeroOid, c1}, node_), Applied::updated);
+  bool raced = false;
+  EXPECT_EQ(mirrors_->set_ref("app", main_, kZeroOid, c1, "t", &raced), "");
+  EXPECT_FALSE(raced);
   EXPECT_EQ(ref(main_), c1);
-  // A fast-forward applies even if the sender's `old` is stale.
-  EXPECT_EQ(mirrors_->apply("app", {main_, kZeroOid, c2}, node_), Applied::updated);
+  // Created already: a second creation loses the race.
+  EXPECT_NE(mirrors_->set_ref("app", main_, kZeroOid, c2, "t", &raced), "");
+  EXPECT_TRUE(raced);
+  EXPECT_EQ(ref(main_), c1);
+  // A stale `from` loses; the right one moves it.
+  EXPECT_NE(mirrors_->set_ref("app", main_, c2, c1, "t", &raced), "");
+  EXPECT_TRUE(raced);
+  EXPECT_EQ(mirrors_->set_ref("app", main_, c1, c2, "t", &raced), "");
   EXPECT_EQ(ref(main_), c2);
-  EXPECT_EQ(mirrors_->apply("app", {main_, c1, c2}, node_), Applied::unchanged);
-  // A force-push back to c1: the pusher saw c2, which is our value.
-  EXPECT_EQ(mirrors_->apply("app", {main_, c2, c1}, node_), Applied::updated);
-  EXPECT_EQ(ref(main_), c1);
-  EXPECT_TRUE(mirrors_->divergences("app").empty());
-}
-
-TEST_F(MirrorTest, DivergenceParksTheTipAndAMergeClearsIt) {
-  std::string base = commit("base");
-  std::string x = commit("x");
-  git("checkout -q -b other " + base);
-  std::string y = commit("y");
-  fetch();
-  ASSERT_EQ(mirrors_->apply("app", {main_, kZeroOid, x}, node_), Applied::updated);
-  // The other node went base -> y without seeing x.
-  EXPECT_EQ(mirrors_->apply("app", {main_, base, y}, node_), Applied::diverged);
-  EXPECT_EQ(ref(main_), x);  // ours stays
-  auto div = mirrors_->divergences("app");
-  ASSERT_EQ(div.size(), 1u);
-  EXPECT_EQ(div[0].ref, main_);
-  EXPECT_EQ(div[0].node, node_);
-  EXPECT_EQ(div[0].oid, y);
-  EXPECT_EQ(div[0].parked_as, "refs/mesh/diverged/" + node_ + "/" + main_);
-  // Anti-entropy seeing the same tip again changes nothing.
-  EXPECT_EQ(mirrors_->reconcile("app", main_, y, node_), Applied::unchanged);
-  // A merge of both tips fast-forwards main and clears the park.
-  git("checkout -q main");
-  git("merge -q --no-edit other");
-  std::string m = git("rev-parse HEAD");
-  fetch();
-  EXPECT_EQ(mirrors_->apply("app", {main_, x, m}, node_), Applied::updated);
-  EXPECT_TRUE(mirrors_->divergences("app").empty());
-}
-
-TEST_F(MirrorTest, DeletionsApplyOnlyWhenOldMatches) {
-  std::string c1 = commit("one");
-  std::string c2 = commit("two");
-  fetch();
-  const std::string br = "refs/heads/topic";
-  ASSERT_EQ(mirrors_->apply("app", {br, kZeroOid, c2}, node_), Applied::updated);
-  EXPECT_EQ(mirrors_->apply("app", {br, c1, kZeroOid}, node_), Applied::kept);
-  EXPECT_EQ(ref(br), c2);
-  EXPECT_EQ(mirrors_->apply("app", {br, c2, kZeroOid}, node_), Applied::updated);
-  EXPECT_EQ(ref(br), kZeroOid);
-  EXPECT_EQ(mirrors_->apply("app", {br, c2, kZeroOid}, node_), Applied::unchanged);
-}
-
-TEST_F(MirrorTest, MissingObjectsAreReportedNotApplied) {
-  std::string c1 = commit("one");
-  EXPECT_EQ(mirrors_->apply("app", {main_, kZeroOid, c1}, node_), Applied::missing);
+  // Deletion, also only from the value it has.
+  EXPECT_NE(mirrors_->set_ref("app", main_, c1, kZeroOid, "t", &raced), "");
+  EXPECT_TRUE(raced);
+  EXPECT_EQ(mirrors_->set_ref("app", main_, c2, kZeroOid, "t", &raced), "");
   EXPECT_EQ(ref(main_), kZeroOid);
 }
 
-TEST_F(MirrorTest, TagsReplicateAndInvalidInputIsRefused) {
-  std::string c1 = commit("one");
-  git("tag -a v1 -m release");
-  std::string tag = git("rev-parse v1");
-  fetch();
-  EXPECT_EQ(mirrors_->apply("app", {"refs/tags/v1", kZeroOid, tag}, node_), Applied::updated);
-  EXPECT_EQ(ref("refs/tags/v1"), tag);
-  EXPECT_EQ(mirrors_->apply("app", {"refs/heads/../x", kZeroOid, c1}, node_), Applied::kept);
-  EXPECT_EQ(mirrors_->apply("app", {main_, kZeroOid, c1}, "../../x"), Applied::kept);
-  EXPECT_EQ(mirrors_->apply("app", {"refs/mesh/diverged/a/refs/heads/main", kZeroOid, c1}, node_),
-            Applied::kept);
-}
-
-TEST_F(MirrorTest, ReconcileCreatesFastForwardsAndLeavesUsAheadAlone) {
+TEST_F(MirrorTest, ContainsFollowsTheGraph) {
   std::string c1 = commit("one");
   std::string c2 = commit("two");
+  git("checkout -q -b side " + c1);
+  std::string s1 = commit("side");
   fetch();
-  EXPECT_EQ(mirrors_->reconcile("app", main_, c1, node_), Applied::updated);
-  EXPECT_EQ(mirrors_->reconcile("app", main_, c2, node_), Applied::updated);
-  EXPECT_EQ(mirrors_->reconcile("app", main_, c1, node_), Applied::unchanged);  // we are ahead
-  EXPECT_EQ(ref(main_), c2);
-  auto refs = mirrors_->refs("app");
-  std::string d = Mirrors::digest(refs);
-  EXPECT_EQ(d.size(), 16u);
-  refs[main_] = c1;
-  EXPECT_NE(Mirrors::digest(refs), d);
+  EXPECT_TRUE(mirrors_->contains("app", c2, c1));
+  EXPECT_TRUE(mirrors_->contains("app", c2, c2));
+  EXPECT_FALSE(mirrors_->contains("app", c1, c2));
+  EXPECT_FALSE(mirrors_->contains("app", c2, s1));
+  EXPECT_FALSE(mirrors_->contains("app", s1, c2));
+  EXPECT_FALSE(mirrors_->contains("app", c2, std::string(40, 'e')));  // not here
+}
+
+TEST_F(MirrorTest, ParkedTipsAreListedAndDigested) {
+  std::string c1 = commit("one");
+  fetch();
+  bool raced = false;
+  ASSERT_EQ(mirrors_->set_ref("app", main_, kZeroOid, c1, "t", &raced), "");
+  auto before = Mirrors::digest(mirrors_->all_refs("app"));
+  const std::string parked = "refs/mesh/parked/" + c1 + "/heads/other";
+  ASSERT_EQ(mirrors_->set_ref("app", parked, kZeroOid, c1, "t", &raced), "");
+  auto all = mirrors_->all_refs("app");
+  EXPECT_EQ(all.at(parked), c1);
+  EXPECT_EQ(mirrors_->refs("app").count(parked), 0u);  // not a head or tag
+  EXPECT_NE(Mirrors::digest(all), before);             // but part of what nodes compare
+  // A member's fetch brings parked tips' objects too.
+  ASSERT_EQ(mirrors_->ensure("copy"), "");
+  std::map<std::string, std::string> adv;
+  ASSERT_EQ(mirrors_->fetch("copy", mirrors_->path_of("app").string(), "", &adv), "");
+  EXPECT_EQ(adv.at(parked), c1);
+  EXPECT_TRUE(mirrors_->has_object("copy", c1));
+}
+
+TEST_F(MirrorTest, LeftoversOfAKilledProcessAreRemoved) {
+  const fs::path m = mirrors_->path_of("app");
+  fs::create_directories(m / "objects" / "incoming-AbC123" / "pack");
+  fs::create_directories(m / "objects" / "tmp_objdir-incoming-xyz");
+  std::ofstream(m / "objects" / "pack" / "tmp_pack_123") << "half a pack";
+  std::ofstream(m / "objects" / "pack" / "pack_git2_abc") << "half a pack";
+  std::ofstream(m / "refs" / "heads" / "main.lock") << "x";
+  std::ofstream(m / "packed-refs.lock") << "x";
+  std::string c1 = commit("one");
+  fetch();
+  bool raced = false;
+  ASSERT_EQ(mirrors_->set_ref("app", "refs/heads/keep", kZeroOid, c1, "t", &raced), "");
+  auto removed = mirrors_->clean_leftovers("app");
+  EXPECT_EQ(removed.size(), 6u);
+  EXPECT_FALSE(fs::exists(m / "objects" / "incoming-AbC123"));
+  EXPECT_FALSE(fs::exists(m / "objects" / "tmp_objdir-incoming-xyz"));
+  EXPECT_FALSE(fs::exists(m / "objects" / "pack" / "tmp_pack_123"));
+  EXPECT_FALSE(fs::exists(m / "objects" / "pack" / "pack_git2_abc"));
+  EXPECT_FALSE(fs::exists(m / "refs" / "heads" / "main.lock"));
+  EXPECT_FALSE(fs::exists(m / "packed-refs.lock"));
+  EXPECT_EQ(ref("refs/heads/keep"), c1);  // real data stays
+  EXPECT_TRUE(mirrors_->clean_leftovers("app").empty());
+}
+
+TEST_F(MirrorTest, TrashKeepsARemovedRepoUntilItExpires) {
+  std::string c1 = commit("one");
+  fetch();
+  bool raced = false;
+  ASSERT_EQ(mirrors_->set_ref("app", main_, kZeroOid, c1, "t", &raced), "");
+  EXPECT_EQ(mirrors_->trash("app", 1'000), "");
+  EXPECT_FALSE(mirrors_->exists("app"));
+  EXPECT_TRUE(mirrors_->list().empty());  // the trash is not listed
+  EXPECT_TRUE(mirrors_->in_trash("app"));
+  EXPECT_FALSE(mirrors_->in_trash("ap"));
+  EXPECT_EQ(mirrors_->restore_from_trash("app"), "");
+  EXPECT_EQ(ref(main_), c1);
+  EXPECT_FALSE(mirrors_->in_trash("app"));
+  EXPECT_NE(mirrors_->restore_from_trash("other"), "");
+  EXPECT_EQ(mirrors_->trash("app", 2'000), "");
+  EXPECT_EQ(mirrors_->expire_trash(2'500, 1'000), 0u);
+  EXPECT_EQ(mirrors_->expire_trash(3'500, 1'000), 1u);
+  EXPECT_FALSE(mirrors_->in_trash("app"));
+}
+
+TEST_F(MirrorTest, HeadFollowsAnExistingBranch) {
+  std::string c1 = commit("one");
+  fetch();
+  bool raced = false;
+  ASSERT_EQ(mirrors_->set_ref("app", "refs/heads/dev", kZeroOid, c1, "t", &raced), "");
+  mirrors_->fix_head("app");
+  auto dir = mirrors_->path_of("app").string();
+  EXPECT_EQ(sh("git --git-dir=" + dir + " symbolic-ref HEAD"), "refs/heads/dev");
+  ASSERT_EQ(mirrors_->set_ref("app", main_, kZeroOid, c1, "t", &raced), "");
+  mirrors_->fix_head("app");  // dev exists: HEAD stays where it is
+  EXPECT_EQ(sh("git --git-dir=" + dir + " symbolic-ref HEAD"), "refs/heads/dev");
 }

@@ -1,12 +1,17 @@
 /*
  * mesh/plugin.h — the stable C ABI between the mesh daemon and its plugins.
  *
- * ABI 1.2. Pure C99, no link dependencies: a plugin links against nothing from the daemon.
+ * ABI 1.3. Pure C99, no link dependencies: a plugin links against nothing from the daemon.
  * 1.1 added events: mesh_event, mesh_event_handler and, at the end of mesh_host, publish,
  * subscribe, unsubscribe, peers_json and self_json.
  * 1.2 added streamed HTTP (http_route2 with MESH_ROUTE_* flags, http_read, http_begin,
  * http_write, http_end), peer connections (peer_connect, peer_read, peer_write, peer_close)
  * and heartbeat_set, all at the end of mesh_host.
+ * 1.3 added pattern routes ({name} segments, captured into mesh_http_request.params), core
+ * services (repos_dir, status_set), the web layer (ui_render, ui_respond, ui_asset, ui_nav,
+ * markdown_render, sse_publish), the runner registry (runner_register, runner_unregister,
+ * job_log, job_done for runners; runners_json, job_submit, job_cancel for orchestrators), and
+ * the settings check check_config at the end of mesh_plugin_descriptor.
  *
  * Rules (docs/plugin-sdk.md explains them with examples):
  *
@@ -44,7 +49,7 @@ extern "C" {
 #endif
 
 #define MESH_ABI_MAJOR 1
-#define MESH_ABI_MINOR 2
+#define MESH_ABI_MINOR 3
 
 /* Size of the error buffers the host hands to plugins (and expects from them). */
 #define MESH_ERR_CAP 256
@@ -104,6 +109,10 @@ typedef struct mesh_http_request {
   mesh_str peer_id; /* "mesh:..." for MESH_CLIENT_MEMBER, empty otherwise */
   mesh_str remote;  /* "ip:port" of the client */
   uint32_t tls;     /* 1 if the request came over TLS */
+  /* ABI 1.3 (MESH_HAS_FIELD): the {name} captures of a pattern route, percent-decoded, in
+     path order (name without braces; a {name...} tail capture holds the rest of the path). */
+  const mesh_http_header* params;
+  size_t param_count;
 } mesh_http_request;
 
 typedef struct mesh_http_response {
@@ -126,8 +135,117 @@ typedef struct mesh_cli_request {
 /* The body is not buffered: read it with http_read, answer with http_begin/http_write/http_end
    (or http_respond). */
 #define MESH_ROUTE_STREAM 1u
-/* Loopback clients only (UI pages); members get 403. */
+/* Loopback clients only (UI pages); members get 403. State-changing methods (anything but
+   GET/HEAD/OPTIONS) on such a route also need the node's CSRF token (header X-Mesh-Csrf, or a
+   `csrf` field of an application/x-www-form-urlencoded body) and a same-origin Origin or
+   Referer; the host refuses the request with 403 before the handler runs. */
 #define MESH_ROUTE_LOCAL 2u
+
+/* ABI 1.3: a sink for output the host produces (rendered HTML, markdown). Called on the calling
+   thread, zero or more times, before the producing function returns. */
+typedef void (*mesh_write_fn)(void* user, const char* data, size_t len);
+
+/* ABI 1.3: status_set. Each part may be empty. */
+typedef struct mesh_status {
+  uint32_t struct_size;
+  /* A JSON object whose members join `mesh status --json` at the top level (e.g. "repos"), at
+     most 256 KiB. The core's own keys (node, peers, nearby, gossip, plugins, sections) are
+     refused with MESH_E_INVALID. */
+  mesh_str json;
+  /* Plain text for `mesh status`: a heading line then the plugin's lines, at most 64 KiB. */
+  mesh_str text;
+  /* An HTML fragment for the node page at "/", at most 256 KiB. It is inserted as is: it is
+     the plugin's own markup, so escape every user string in it (ui_render does). */
+  mesh_str html;
+} mesh_status;
+
+/* ABI 1.3: ui_respond. A page in the node's layout: header (node name, peers up/down),
+   navigation, footer (version), the shared stylesheet, and the security headers
+   (Content-Security-Policy without inline script, X-Content-Type-Options, frame-ancestors). */
+typedef struct mesh_ui_page {
+  uint32_t struct_size;
+  uint32_t status;    /* HTTP status, e.g. 200 or 404 */
+  mesh_str title;     /* plain text; the host escapes it */
+  mesh_str repo;      /* non-empty: the page belongs to this repo, which gets the repo tabs */
+  mesh_str tab;       /* the ui_nav label to highlight, e.g. "CI" */
+  mesh_str body_html; /* the main content, trusted markup (escape user strings: ui_render) */
+  /* Space-separated script URLs to load at the end of the body, each /assets/... (the host's
+     "mesh.js" and "sortable.js", or a plugin's /assets/<plugin id>/<name>). */
+  mesh_str scripts;
+} mesh_ui_page;
+
+/* ABI 1.3: the runner registry. */
+/* Job outcomes (job_done, mesh_job_done_fn). */
+#define MESH_JOB_PASSED 0u
+#define MESH_JOB_FAILED 1u    /* a command failed: exit_code says how */
+#define MESH_JOB_CANCELLED 2u /* job_cancel, or the submitting plugin stopped */
+#define MESH_JOB_TIMED_OUT 3u /* the job's timeout_ms passed */
+#define MESH_JOB_ERROR 4u     /* the runner could not run it (no image, no engine, bad mode) */
+
+/* A name/value pair (environment entries, secrets). */
+typedef struct mesh_kv {
+  mesh_str name;
+  mesh_str value;
+} mesh_kv;
+
+/* One job, borrowed for the duration of run() (runners) or job_submit() (orchestrators). */
+typedef struct mesh_job {
+  uint32_t struct_size;
+  uint32_t flags;  /* none yet: 0 */
+  uint64_t job_id; /* the host's id (run() only; ignored by job_submit) */
+  mesh_str run_id; /* the orchestrator's ids, for logs and labels */
+  mesh_str job_name;
+  mesh_str repo;
+  mesh_str sha;
+  mesh_str mode;            /* "shell", "docker", or a runner's own mode */
+  mesh_str image;           /* the container image for container modes, else empty */
+  mesh_str workdir;         /* absolute path of the checked-out tree the commands run in */
+  const mesh_str* commands; /* run in order in one shell session, stop at the first failure */
+  size_t command_count;
+  /* job_submit: the job's own variables; the host adds PATH, HOME, LANG and the names in
+     [runner] env_passthrough from its own environment. run(): the whole environment besides
+     secrets. */
+  const mesh_kv* env;
+  size_t env_count;
+  /* job_submit: the names of the secrets the job declares (values empty); the host takes their
+     values from <root>/secrets.yml and refuses a name that is not defined there. run(): names
+     and values. Put them in the job's environment, never on a command line; the host masks
+     their raw, base64 and URL-encoded values in every job_log. */
+  const mesh_kv* secrets;
+  size_t secret_count;
+  uint64_t timeout_ms; /* 0: none; the host cancels the job when it passes */
+} mesh_job;
+
+/* A runner a plugin offers. */
+typedef struct mesh_runner {
+  uint32_t struct_size;
+  mesh_str name;         /* unique on this node: [a-z0-9][a-z0-9-]{0,31} */
+  const mesh_str* modes; /* the job modes it runs, e.g. "shell" */
+  size_t mode_count;
+  const mesh_str* labels; /* what it offers, e.g. "linux", "x86_64" */
+  size_t label_count;
+  uint32_t slots; /* jobs at once, 1..64 */
+  /* Runs one job on a thread the host made for it; may block until the job ends. Stream
+     output with job_log and finish with job_done (exactly once; returning without it counts as
+     MESH_JOB_ERROR). Not on the plugin executor: this is the one callback that may block long. */
+  void (*run)(void* user, const mesh_job* job);
+  /* Asks a running job to stop (kill its process group or container). Only signals: it must
+     return at once; run() then reports MESH_JOB_CANCELLED. */
+  void (*cancel)(void* user, uint64_t job_id);
+  void* user;
+} mesh_runner;
+
+/* How an orchestrator hears about a job it submitted. Both run on the submitting plugin's
+   executor, in order: every log call before done, done exactly once. */
+typedef void (*mesh_job_log_fn)(void* user, uint64_t job_id, mesh_str data);
+typedef void (*mesh_job_done_fn)(void* user, uint64_t job_id, uint32_t outcome, int32_t exit_code,
+                                 mesh_str reason);
+typedef struct mesh_job_sink {
+  uint32_t struct_size;
+  mesh_job_log_fn log;
+  mesh_job_done_fn done;
+  void* user;
+} mesh_job_sink;
 
 /* ABI 1.1: one gossip event, borrowed for the duration of the handler call. */
 #define MESH_EVENT_EPHEMERAL 1u /* a live-only topic: never stored, seq is 0, no redelivery */
@@ -195,9 +313,11 @@ typedef struct mesh_host {
   /* Publishes an event from this node. topic: [a-z][a-z0-9._-]{0,63}; payload: at most 64 KiB.
      Stored topics are appended to this node's signed feed and replicated to every member; *seq_out
      (may be NULL) receives the event's seq. Ephemeral topics ("heartbeat", "presence", anything
-     ending in ".live") reach live links only and *seq_out is 0. The "roster" and "heartbeat"
-     topic families are reserved to the daemon (MESH_E_INVALID). MESH_E_UNSUPPORTED if this
-     daemon runs without gossip. Allowed until stop() returns. */
+     ending in ".live") reach live links only and *seq_out is 0. Local topics ("local" and
+     "local.*", ABI 1.3) reach this node's subscribers only, never a link, and are never stored
+     (*seq_out is 0; e.g. "local.sync", which `mesh sync` publishes). The "roster" and
+     "heartbeat" topic families are reserved to the daemon (MESH_E_INVALID). MESH_E_UNSUPPORTED if
+     this daemon runs without gossip. Allowed until stop() returns. */
   int32_t (*publish)(void* ctx, mesh_str topic, mesh_str payload, uint64_t* seq_out, char* err,
                      size_t err_cap);
   /* Delivers every event whose topic matches topic_pattern to handler, on the plugin executor.
@@ -263,6 +383,73 @@ typedef struct mesh_host {
      8 KiB (empty clears it). Other members see it in peers_json under
      "plugins": {"<plugin id>": value} within one heartbeat interval (5 s). */
   int32_t (*heartbeat_set)(void* ctx, mesh_str json);
+
+  /* ---- ABI 1.3. Check MESH_HAS_FIELD(host, mesh_host, job_cancel) before use. ----
+     Pattern routes need no new function: a path given to http_route2 may contain whole
+     segments "{name}" (one non-empty segment) and end in "{name...}" (one or more segments);
+     such a route matches exactly, not as a prefix. A literal segment beats a capture, a
+     capture beats a tail, then the longer path wins. Two routes of one method whose paths have
+     the same shape (or the same literal path) conflict: MESH_E_EXISTS names the owner.
+     peer_connect also takes an empty host_port with a peer_id: the host then dials the
+     member's known addresses itself (the last one that worked first). */
+
+  /* Copies the directory holding the node's bare mirrors (<root>/repos, absolute). It may not
+     exist yet. Copy semantics as config_json. */
+  int32_t (*repos_dir)(void* ctx, char* buf, size_t cap, size_t* needed);
+  /* Sets this plugin's section of `mesh status` and of the node page (see mesh_status). Each
+     call replaces the previous one; NULL or all parts empty clears it. */
+  int32_t (*status_set)(void* ctx, const mesh_status* status);
+
+  /* Renders a mustache template (HTML-escaped by default; {{{x}}} is raw) with a JSON object
+     as its context into out. The context also holds "mesh": {"csrf", "node", "id", "version"}.
+     Templates are at most 256 KiB, the context at most 4 MiB, the output at most 16 MiB. */
+  int32_t (*ui_render)(void* ctx, mesh_str tmpl, mesh_str context_json, mesh_write_fn out,
+                       void* out_user, char* err, size_t err_cap);
+  /* Answers an HTTP call (like http_respond) with a page in the node's layout. */
+  int32_t (*ui_respond)(void* ctx, uint64_t call_id, const mesh_ui_page* page);
+  /* Serves data at /assets/<plugin id>/<name> to loopback clients, with an ETag and
+     revalidation. name: [a-z0-9][a-z0-9._-]{0,63}; data at most 4 MiB; registering a name
+     again replaces it. */
+  int32_t (*ui_asset)(void* ctx, mesh_str name, mesh_str content_type, mesh_str data);
+  /* Adds a navigation entry: scope "node" (the header) or "repo" (the tabs of every repo
+     page). href is a path, in which "{repo}" is replaced by the (escaped) repo name. */
+  int32_t (*ui_nav)(void* ctx, mesh_str scope, mesh_str label, mesh_str href);
+  /* GitHub-flavoured markdown (tables, task lists, strikethrough, autolinks) to HTML. Raw HTML
+     is dropped and unsafe link schemes (javascript:, vbscript:, file:, data: except images)
+     are removed. Relative links are resolved against link_base and relative images against
+     image_base (both may be empty). Input at most 1 MiB. */
+  int32_t (*markdown_render)(void* ctx, mesh_str markdown, mesh_str link_base, mesh_str image_base,
+                             mesh_write_fn out, void* out_user);
+  /* Sends a server-sent event to every open /events stream that follows `channel`
+     ([a-z0-9][a-z0-9._/-]{0,127}, e.g. "ci/my-app"); event name as channel grammar, data at
+     most 64 KiB of text (newlines are split into data: lines). Browsers open
+     /events?ch=<channel>&ch=... Nothing is stored: a stream that is not open misses it. */
+  int32_t (*sse_publish)(void* ctx, mesh_str channel, mesh_str event, mesh_str data);
+
+  /* Runners. Registers a runner of this plugin; MESH_E_EXISTS if the name is taken on this
+     node. Its jobs are cancelled when it is unregistered or the plugin stops. */
+  int32_t (*runner_register)(void* ctx, const mesh_runner* runner, char* err, size_t err_cap);
+  int32_t (*runner_unregister)(void* ctx, mesh_str name);
+  /* From a runner's run(): output of a job (any bytes, at most 64 KiB a call). The host masks
+     secrets and hands the result to the submitter; MESH_E_NOT_FOUND once the job is done. */
+  int32_t (*job_log)(void* ctx, uint64_t job_id, mesh_str data);
+  /* Ends a job: outcome MESH_JOB_*, the last command's exit code (or -1), and a short reason
+     for anything but MESH_JOB_PASSED. */
+  int32_t (*job_done)(void* ctx, uint64_t job_id, uint32_t outcome, int32_t exit_code,
+                      mesh_str reason);
+
+  /* Orchestrators. The runners on this node as a JSON array:
+     [{"name","plugin","modes":[..],"labels":[..],"slots","free"}]. Copy semantics as
+     config_json. */
+  int32_t (*runners_json)(void* ctx, char* buf, size_t cap, size_t* needed);
+  /* Hands a job to the named runner of this node, on a job thread of its own. MESH_E_NOT_FOUND
+     for an unknown runner, MESH_E_LIMIT when it has no free slot, MESH_E_INVALID when it does
+     not run job->mode. *job_id receives the host's id; sink is copied. */
+  int32_t (*job_submit)(void* ctx, mesh_str runner, const mesh_job* job, const mesh_job_sink* sink,
+                        uint64_t* job_id, char* err, size_t err_cap);
+  /* Cancels a job this plugin submitted; the sink's done follows (MESH_JOB_CANCELLED unless it
+     had already ended). */
+  int32_t (*job_cancel)(void* ctx, uint64_t job_id);
   /* Later minors append here. */
 } mesh_host;
 
@@ -277,6 +464,15 @@ typedef struct mesh_plugin_descriptor {
   int32_t (*start)(void* instance, char* err, size_t err_cap);
   void (*stop)(void* instance);
   void (*destroy)(void* instance);
+  /* ABI 1.3, optional (NULL, or not covered by struct_size: the plugin checks nothing). Checks
+     the plugin's settings, its [plugins.<id>] table as a JSON object of len bytes (not
+     NUL-terminated), before the host applies them: before create() at load, and before anything
+     changes on `mesh reload`. A pure check: it must not touch any instance (it may run while
+     one runs, or while none exists), must return promptly and may run on any host thread.
+     MESH_OK accepts; anything else refuses, with a message in err that starts with the
+     setting's name, e.g. "max_push_bytes: must be positive", so the host can point at that
+     key's line in mesh.toml. */
+  int32_t (*check_config)(const char* json, size_t len, char* err, size_t err_cap);
 } mesh_plugin_descriptor;
 
 typedef const mesh_plugin_descriptor* (*mesh_plugin_entry_fn)(uint32_t host_abi_major,

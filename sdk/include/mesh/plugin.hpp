@@ -1,4 +1,6 @@
 // mesh/plugin.hpp — optional header-only C++17 helper on top of the C ABI in mesh/plugin.h.
+// One header on purpose, though over 900 lines: a plugin author includes exactly one file next
+// to plugin.h, and the SDK installs exactly these two.
 //
 //   class Hello : public mesh::sdk::Plugin {
 //    public:
@@ -37,6 +39,13 @@
 // usable), then binds the host; start() -> start(); stop() -> stop(); destroy() -> delete.
 // Register routes, verbs, timers and subscriptions in start(). Throwing from start() fails the
 // plugin.
+//
+// Settings check (ABI 1.3): give your class
+//   static void check_config(const std::string& json);   // your [plugins.<id>] table as JSON
+// and throw (e.g. std::invalid_argument("max_push_bytes: must be positive")) to refuse. The host
+// calls it before create() and on every `mesh reload` before anything changes, and points the
+// user at the line of the setting your message starts with. It is static on purpose: it runs
+// without an instance (or while one runs) and must not touch one.
 #ifndef MESH_PLUGIN_HPP
 #define MESH_PLUGIN_HPP
 
@@ -281,6 +290,31 @@ class Host {
     return h_->heartbeat_set(h_->ctx, view(json));
   }
 
+  // ---- ABI 1.3: core services ----
+
+  // The directory holding the node's bare mirrors (<root>/repos, absolute; it may not exist
+  // yet). Throws Error(MESH_E_UNSUPPORTED) on a host without it.
+  std::string repos_dir() const {
+    return copy_out(h_ && MESH_HAS_FIELD(h_, mesh_host, repos_dir) ? h_->repos_dir : nullptr);
+  }
+
+  // This plugin's section of `mesh status` and of the node page: a JSON object whose members
+  // join `mesh status --json` (at most 256 KiB; the core's own keys are MESH_E_INVALID), plain
+  // text for `mesh status` (a heading line, then yours; 64 KiB) and an HTML fragment for the
+  // page at "/" (256 KiB; escape every user string in it). Each call replaces the previous
+  // section; all three empty clears it. It goes away when the plugin stops.
+  int32_t status_set(std::string_view json, std::string_view text = {},
+                     std::string_view html = {}) const noexcept {
+    if (!h_ || !MESH_HAS_FIELD(h_, mesh_host, status_set) || !h_->status_set)
+      return MESH_E_UNSUPPORTED;
+    mesh_status s{};
+    s.struct_size = sizeof s;
+    s.json = view(json);
+    s.text = view(text);
+    s.html = view(html);
+    return h_->status_set(h_->ctx, &s);
+  }
+
  private:
   using CopyFn = int32_t (*)(void*, char*, size_t, size_t*);
   static void note(std::string* out, const char* what) noexcept {
@@ -441,6 +475,15 @@ class HttpRequest {
   bool from_member() const noexcept { return r_->client_kind == MESH_CLIENT_MEMBER; }
   bool local() const noexcept { return r_->client_kind == MESH_CLIENT_LOCAL; }
   bool tls() const noexcept { return MESH_HAS_FIELD(r_, mesh_http_request, tls) && r_->tls; }
+
+  // ABI 1.3: the {name} capture of a pattern route (percent-decoded), or empty if the route
+  // has none of that name (or the host fills no captures).
+  std::string_view param(std::string_view name) const noexcept {
+    if (!MESH_HAS_FIELD(r_, mesh_http_request, param_count) || !r_->params) return {};
+    for (size_t i = 0; i < r_->param_count; ++i)
+      if (view(r_->params[i].name) == name) return view(r_->params[i].value);
+    return {};
+  }
 
   // Case-insensitive; empty if absent.
   std::string_view header(std::string_view name) const noexcept {
@@ -762,6 +805,13 @@ inline void set_error(char* err, size_t cap, const char* what) noexcept {
 // table at least as large as the one this plugin was compiled against.
 inline constexpr size_t kHostMinSize = sizeof(mesh_host);
 
+// Whether plugin class T declares `static void check_config(const std::string&)`.
+template <typename T, typename = void>
+struct HasCheckConfig : std::false_type {};
+template <typename T>
+struct HasCheckConfig<T, std::void_t<decltype(T::check_config(std::declval<const std::string&>()))>>
+    : std::true_type {};
+
 // The C entry points for plugin class T, each behind an exception barrier.
 template <typename T>
 struct Glue {
@@ -823,6 +873,23 @@ struct Glue {
     }
   }
 
+  static int32_t check_config(const char* json, size_t len, char* err, size_t cap) noexcept {
+    if constexpr (HasCheckConfig<T>::value) {
+      try {
+        T::check_config(json ? std::string(json, len) : std::string());
+        return MESH_OK;
+      } catch (const std::exception& e) {
+        set_error(err, cap, e.what());
+      } catch (...) {
+        set_error(err, cap, "check_config refused the settings (unknown exception)");
+      }
+      return MESH_E_INVALID;
+    } else {
+      (void)json, (void)len, (void)err, (void)cap;
+      return MESH_OK;
+    }
+  }
+
   static const mesh_plugin_descriptor* descriptor(const char* id, const char* version) noexcept {
     static const mesh_plugin_descriptor d = {sizeof(mesh_plugin_descriptor),
                                              MESH_ABI_MAJOR,
@@ -832,7 +899,8 @@ struct Glue {
                                              &create,
                                              &start,
                                              &stop,
-                                             &destroy};
+                                             &destroy,
+                                             HasCheckConfig<T>::value ? &check_config : nullptr};
     return &d;
   }
 };

@@ -44,8 +44,21 @@ struct PluginsConfig {
   // Plugin ids, in load order. Replication is the product's core promise: on unless a config
   // says otherwise.
   std::vector<std::string> enabled{"replication"};
-  std::vector<std::string> paths;               // extra directories searched first
+  std::vector<std::string> paths;  // extra directories searched first
+  // Threads of each plugin's own executor (its callbacks run there and nowhere else): 1..16.
+  std::uint32_t executor_threads = 2;
+  // How long `mesh reload` waits for one plugin's stop() before it reports the plugin as still
+  // stopping and answers: 100 ms .. 10 min.
+  std::uint32_t stop_timeout_ms = 35'000;
   std::map<std::string, std::string> settings;  // id -> its [plugins.<id>] table as JSON
+  // Where each plugin setting is, for messages that point at it: id -> key path ("limit",
+  // "retry.max") -> line; the path "" is the line of the [plugins.<id>] table itself.
+  std::map<std::string, std::map<std::string, std::uint32_t>> setting_lines;
+  std::string source;  // the file those lines are in, as parse() was told
+
+  // "<source>:<line>: [plugins.<id>] <message>", with the line of the setting `message` starts
+  // with ("limit: must be positive"), else of the plugin's table, else without a line.
+  std::string locate(const std::string& id, const std::string& message) const;
 };
 
 // LAN discovery beacons (hints only; see docs/protocol.md "Beacon").
@@ -57,12 +70,39 @@ struct DiscoveryConfig {
   std::string multicast_if;          // IPv4 interface address for multicast; empty: all
 };
 
+// [runner]: this node's say in running jobs on its runners (docs/ci.md "Runner policy"). The
+// plugin host enforces it on every job_submit, whoever the orchestrator is.
+struct RunnerConfig {
+  // Off by default: a shell runner runs a teammate's code as this user on this machine, so a
+  // fresh node runs nobody's jobs (its own pushes' included) until its user opts in.
+  bool enabled = false;
+  std::vector<std::string> modes;         // allowed job modes; empty: every mode the runners offer
+  std::vector<std::string> labels;        // added to every local runner's labels
+  std::uint32_t max_concurrent_jobs = 2;  // jobs at once on this node, all runners: 1..64
+  std::vector<std::string> env_passthrough;   // daemon variables every job also gets
+  std::uint64_t job_log_max_bytes = 4 << 20;  // output kept per job: 64 KiB .. 64 MiB
+};
+
+// [gossip]: what one member may make this node store or do through gossip (docs/security.md
+// "A member is trusted, not unlimited"). Per origin: stored events (a token bucket: the rate per
+// minute, at most `event_burst` saved up) and their bytes per day, live events per minute; per
+// linked peer: sync requests (version vectors, wants) per minute.
+struct GossipConfig {
+  std::uint32_t max_events_per_minute = 1200;                       // 1 .. 1,000,000
+  std::uint32_t event_burst = 10'000;                               // 1 .. 10,000,000
+  std::uint64_t max_feed_bytes_per_day = std::uint64_t{512} << 20;  // 1 MiB .. 1 TiB
+  std::uint32_t max_live_per_minute = 1800;                         // 1 .. 1,000,000
+  std::uint32_t max_sync_per_minute = 60;                           // 1 .. 100,000
+};
+
 struct Config {
   NodeConfig node;
   HttpConfig http;
   LogConfig log;
   DiscoveryConfig discovery;
   PluginsConfig plugins;
+  RunnerConfig runner;
+  GossipConfig gossip;
 };
 
 // Parses and validates. `source` names the file in messages: "<source>:<line>: <what>".

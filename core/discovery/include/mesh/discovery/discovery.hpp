@@ -77,6 +77,9 @@ struct Options {
   std::string multicast_if;
   // The same for IPv6, by interface name (e.g. "eth0"). Empty: as above.
   std::string multicast_if6;
+  // The TCP listener's bound address ("127.0.0.1:7979", "0.0.0.0:7979", "[::]:7979"): beacons
+  // then leave only from addresses it covers (see send_plan.hpp). Empty: no restriction.
+  std::string listen;
 };
 
 // Sockets: one IPv4 socket on 0.0.0.0:udp_port and one IPv6 (v6-only) on [::]:udp_port, both

@@ -50,6 +50,7 @@ enum class RejectReason : std::uint8_t {
   future,         // Errc::state: wall clock too far ahead of ours (may be fine later)
   duplicate,      // Errc::exists: (origin, seq) already stored
   gap,            // Errc::not_found: earlier seqs of that origin are missing
+  lamport,        // the engine's Lamport bound (lamport_acceptable); no Errc maps to it
   io,             // Errc::io, anything else
 };
 

@@ -73,7 +73,9 @@ class FeedStore {
   // Lamport clock. tick() returns a value greater than every value it returned before (across
   // restarts) and than every observed one. It persists a reservation some way ahead of the
   // value (in <root>/feeds/lamport, atomically) before returning, so most ticks write nothing
-  // and a restart resumes above every value handed out.
+  // and a restart resumes above every value handed out. It never fails for exhaustion: the
+  // engine keeps stored clocks below kLamportCeiling (limits.hpp) and open() ignores clocks above
+  // it, so the last value is unreachable; were it reached, tick() would keep returning it.
   Result<std::uint64_t> tick();
   // In memory only: anything observed from a stored event is recovered from the feeds on open,
   // and ephemeral events need no ordering across restarts.

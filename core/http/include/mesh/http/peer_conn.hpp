@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mesh/base/result.hpp"
 #include "mesh/http/server.hpp"  // MemberCheck
@@ -55,6 +56,8 @@ class PeerConn {
   void close();
 
   const identity::PublicKey& peer() const { return peer_; }
+  // The server's leaf certificate (DER), as verified: what libgit2's certificate_check sees.
+  const std::vector<std::uint8_t>& peer_certificate() const { return peer_der_; }
   const std::string& remote() const { return remote_; }  // "ip:port"
 
  private:
@@ -73,6 +76,7 @@ class PeerConn {
   std::atomic<bool> closed_{false};
   std::chrono::milliseconds timeout_{30'000};
   identity::PublicKey peer_;
+  std::vector<std::uint8_t> peer_der_;
   std::string remote_;
   std::string where_;  // as the caller named it, for messages
 };

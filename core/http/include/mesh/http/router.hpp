@@ -28,9 +28,14 @@ struct Request {
   bool loopback = false;
   bool tls = false;
   std::optional<identity::PublicKey> peer;  // set when a member certificate was presented
+  // The {name} captures of a pattern route, percent-decoded, in path order (a {name...} tail
+  // holds the rest of the path, slashes included). Empty for plain routes.
+  std::vector<std::pair<std::string, std::string>> params;
 
   // Case-insensitive header lookup; empty if absent.
   std::string_view header(std::string_view name) const;
+  // A capture of the route's pattern by name; empty if absent.
+  std::string_view param(std::string_view name) const;
 };
 
 struct Response {
@@ -98,31 +103,58 @@ struct RouteOptions {
   Access access = Access::member;
   // Matches only the path equal to the prefix (e.g. the status page at "/", which must not
   // swallow every other path). An exact route and a prefix route may share method and prefix;
-  // the exact one wins on its own path.
+  // the exact one wins on its own path. Pattern routes are always exact.
   bool exact = false;
+  // Who registered the route ("core", "plugin ci"): named when another registration conflicts.
+  std::string owner = "core";
 };
 
 using RouteId = std::uint64_t;
 
-// Thread-safe route table. A route matches a path equal to its prefix or starting with
-// prefix + "/"; the longest matching prefix wins. Method "*" matches any method.
-// Details: prefix "/" matches every path, and a trailing "/" on a prefix is ignored. Among the
-// routes whose method fits, the longest prefix wins (an exact method beats "*" on a tie), so a
-// longer prefix registered for POST does not hide a shorter one's GET. When some prefix matches
-// the path but no route takes the method, find() says method_not_allowed. Methods are
-// case-sensitive. Routes may be added and removed while the server runs.
+// Why try_add* refused a route.
+struct RouteError {
+  enum class Kind { none, conflict, invalid };
+  Kind kind = Kind::none;
+  std::string owner;    // conflict: the owner of the route already registered
+  std::string message;  // e.g. "GET /repos/{repo}/ci is already registered by plugin ci"
+};
+
+// Thread-safe route table. Routes may be added and removed while the server runs.
+//
+// Paths. A plain path is a prefix: it matches the path equal to it or starting with it plus
+// "/" ("/" matches every path; a trailing "/" is ignored), unless RouteOptions::exact. A
+// pattern path has whole segments "{name}" (one non-empty segment) and may end in "{name...}"
+// (one or more segments, the rest of the path); it matches exactly, never as a prefix, and its
+// captures reach the handler percent-decoded in Request::params (a bad escape or a decoded NUL
+// is Miss::bad_request, answered 400). Literal segments are compared as received (not decoded).
+// Capture names are [A-Za-z_][A-Za-z0-9_]{0,63}, unique within a path.
+//
+// Precedence. Among the routes whose method fits (method "*" fits any; methods are
+// case-sensitive), segment by segment from the left: a literal segment beats a capture, a
+// capture beats a tail, and a tail beats what a prefix route matches below its prefix; then the
+// longer path wins, an exact route beats a prefix route, and an exact method beats "*". So a
+// longer prefix registered for POST does not hide a shorter one's GET. When some route matches
+// the path but none takes the method, find() says method_not_allowed.
+//
+// Conflicts. Two routes of one method conflict when their paths have the same shape: the same
+// plain path (and both exact or both prefix), or the same pattern up to capture names
+// ("/repos/{repo}/ci" and "/repos/{name}/ci").
 class Router {
  public:
-  // Registering the same method+prefix again replaces the earlier route.
-  RouteId add(std::string method, std::string path_prefix, RouteOptions options, Handler handler);
-  // Fails (returns false) if the same method+prefix is already registered.
-  bool try_add(std::string method, std::string path_prefix, RouteOptions options, Handler handler,
-               RouteId* id);
+  // Registering a route of the same method and shape again replaces the earlier one. An
+  // invalid pattern registers nothing and returns 0.
+  RouteId add(std::string method, std::string path, RouteOptions options, Handler handler);
+  // Fails (returns false, and fills *error if given) on a conflict or an invalid pattern.
+  bool try_add(std::string method, std::string path, RouteOptions options, Handler handler,
+               RouteId* id, RouteError* error = nullptr);
   // A streamed route (see Exchange); otherwise like try_add. RouteOptions::max_body caps the
   // bytes Exchange::read returns. HEAD does not fall back to a streamed GET route.
-  bool try_add_stream(std::string method, std::string path_prefix, RouteOptions options,
-                      StreamHandler handler, RouteId* id);
+  bool try_add_stream(std::string method, std::string path, RouteOptions options,
+                      StreamHandler handler, RouteId* id, RouteError* error = nullptr);
   void remove(RouteId id);
+  // The owner of the route a registration of method+path would conflict with, if any.
+  std::optional<std::string> conflicting_owner(std::string_view method, std::string_view path,
+                                               const RouteOptions& options) const;
 
   // A WebSocket endpoint at exactly `path`, for authenticated members only (anyone else gets
   // 403). Registering the same path again replaces the earlier endpoint; remove() takes its id.
@@ -135,25 +167,37 @@ class Router {
     RouteOptions options;
     Handler handler;  // exactly one of handler and stream is set
     StreamHandler stream;
+    std::vector<std::pair<std::string, std::string>> params;  // decoded captures, path order
   };
-  enum class Miss { not_found, method_not_allowed };
+  enum class Miss { not_found, method_not_allowed, bad_request };
   // Returns the handler, or why there is none.
   std::variant<Match, Miss> find(std::string_view method, std::string_view path) const;
 
  private:
+  struct Segment {
+    enum class Kind { literal, capture, tail };
+    Kind kind;
+    std::string text;  // the literal, or the capture's name
+  };
   struct Route {
     RouteId id;
     std::string method;
-    std::string prefix;
+    std::string path;  // as registered
     RouteOptions options;
     Handler handler;
     StreamHandler stream;
+    bool pattern = false;
+    std::vector<Segment> segments;  // the path split at "/" (patterns only)
+    std::string shape;              // conflict key (see Router)
   };
   struct WsRoute {
     RouteId id;
     std::string path;
     WsRouteHandler handler;
   };
+  static Result<Route> compile(std::string method, std::string path, RouteOptions options);
+  bool insert(Route route, bool replace, RouteId* id, RouteError* error);
+
   mutable std::mutex mu_;
   std::vector<Route> routes_;
   std::vector<WsRoute> ws_routes_;

@@ -25,6 +25,14 @@ inline constexpr std::size_t kMaxWsMessage = 256 * 1024;
 // Outbound queue cap per link; send() refuses beyond it so the caller applies backpressure.
 inline constexpr std::size_t kMaxWsQueueBytes = 8 * 1024 * 1024;
 
+// What one link may send: messages over max_send_message and sends that would queue more than
+// max_queue_bytes are refused (send() returns false). Per server (ServerOptions::ws_limits) and
+// per dial (DialOptions::limits); tests raise or lower them to provoke the peer's limits.
+struct WsLimits {
+  std::size_t max_send_message = kMaxWsMessage;
+  std::size_t max_queue_bytes = kMaxWsQueueBytes;
+};
+
 // One established, authenticated link. Thread-safe. It keeps itself alive while it is open once
 // start() was called; a link that is dropped before start() is closed.
 class WsConnection {
@@ -55,6 +63,7 @@ struct DialOptions {
   std::string path = "/mesh/link";
   std::vector<std::pair<std::string, std::string>> headers;  // extra upgrade headers
   std::chrono::milliseconds timeout{10'000};                 // connect + TLS + upgrade
+  WsLimits limits;
 };
 
 // Dials host:port over TLS 1.3, presents our certificate, pins the server key, upgrades.
@@ -81,15 +90,5 @@ struct HttpsCall {
 // an error (Errc::limit).
 void https_request(boost::asio::io_context& io, HttpsCall call,
                    std::function<void(Result<Response>)> done);
-
-namespace test_hooks {
-// Process-wide overrides for tests only: a larger outbound message limit (to make a peer
-// receive an oversized message) and a smaller queue cap. Affects links created afterwards.
-struct WsLimits {
-  std::size_t max_send_message = kMaxWsMessage;
-  std::size_t max_queue_bytes = kMaxWsQueueBytes;
-};
-void set_ws_limits(WsLimits limits);
-}  // namespace test_hooks
 
 }  // namespace mesh::http

@@ -62,6 +62,10 @@ class Identity {
 
   Signature sign(std::span<const std::uint8_t> message) const;
 
+  // A 32-byte secret for one purpose (e.g. "web-csrf"), derived from the private key: stable
+  // for this key, different per purpose, and useless for recovering the key.
+  std::array<std::uint8_t, 32> derive_secret(std::string_view purpose) const;
+
   // A self-signed Ed25519 X.509 certificate made from this very key: the certificate *is* the
   // identity. Valid from an hour ago for 100 years; the subject CN is the node name.
   Result<TlsMaterial> tls_material(std::string_view common_name) const;

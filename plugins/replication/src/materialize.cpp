@@ -1,0 +1,313 @@
+// Making a mirror match its registry: fetch what is missing, then, under the repo lock, move
+// every ref to the winner of its plan, park the tips that lost, adopt refs changed behind the
+// plugin's back, and acknowledge what was applied.
+#include <boost/json.hpp>
+
+#include "names.hpp"
+#include "parked.hpp"
+#include "refs_event.hpp"
+#include "replicator.hpp"
+
+namespace mesh::repl {
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> Replicator::unavailable(const std::string& repo,
+                                                 const std::vector<std::string>& missing) {
+  std::vector<std::string> out;
+  std::lock_guard lock(mu_);
+  for (const auto& oid : missing) {
+    auto it = missing_since_.find({repo, oid});
+    if (it != missing_since_.end() && Clock::now() - it->second >= options_.unavailable_after) {
+      out.push_back(oid);
+    }
+  }
+  return out;
+}
+
+bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::string>& need,
+                               const Job& job, std::map<std::string, std::string>* advertised) {
+  auto peers = services_.peers();
+  // Who to ask, in order: the member being synced with; the events' origins; whoever set the
+  // missing values or acknowledged having them; then every member that is up.
+  std::vector<std::string> order;
+  auto add = [&](const std::string& id) {
+    if (!id.empty() && id != options_.self_id &&
+        std::find(order.begin(), order.end(), id) == order.end()) {
+      order.push_back(id);
+    }
+  };
+  add(job.only);
+  for (const auto& p : job.prefer) add(p);
+  if (auto reg = registry_of(repo)) {
+    for (const auto& [ref, rr] : reg->refs) {
+      for (const auto& [value, state] : rr.values) {
+        if (state.set && std::find(need.begin(), need.end(), value) != need.end()) {
+          add(state.set->origin);
+        }
+      }
+    }
+  }
+  {
+    std::lock_guard lock(ack_mu_);
+    for (const auto& oid : need) {
+      if (auto it = holders_.find({repo, oid}); it != holders_.end()) {
+        for (const auto& id : it->second) add(id);
+      }
+    }
+  }
+  for (const auto& p : peers) add(p.id);
+  auto have_all = [&] {
+    for (const auto& oid : need) {
+      if (!mirrors_.has_object(repo, oid)) return false;
+    }
+    return true;
+  };
+  bool synced = job.only.empty();
+  for (const auto& id : order) {
+    auto peer =
+        std::find_if(peers.begin(), peers.end(), [&](const PeerInfo& p) { return p.id == id; });
+    if (peer == peers.end() || !peer->up) continue;
+    for (const auto& addr : peer->addresses) {
+      std::map<std::string, std::string> adv;
+      std::string err =
+          mirrors_.fetch(repo, "https://" + addr + "/" + repo + ".git", peer->id, &adv);
+      if (!err.empty()) {
+        services_.log(Services::debug, "repo " + repo + ": fetch from " + peer->name + " at " +
+                                           addr + " failed: " + err);
+        continue;
+      }
+      if (id == job.only) {
+        synced = true;
+        if (advertised) *advertised = std::move(adv);
+      }
+      break;  // this member answered; whether it had everything is checked below
+    }
+    if (synced && have_all()) return true;
+  }
+  return synced && have_all();
+}
+
+void Replicator::process(Job& job) {
+  const std::string& repo = job.repo;
+  std::optional<RepoRegistry> reg = registry_of(repo);
+  if (!reg) return;  // nothing recorded (a sync of a repo this node never heard of)
+  if (reg->is_removed()) {
+    auto guard = locks_->lock(repo);
+    if (mirrors_.exists(repo)) {
+      if (auto err = mirrors_.trash(repo, options_.now_ms()); !err.empty()) {
+        services_.log(Services::error, "repo " + repo + ": " + err);
+        ++job.attempts;
+        return;
+      }
+      services_.log(Services::info, "repo " + repo +
+                                        " removed from the mesh; kept in the trash "
+                                        "for 30 days (mesh restore-repo " +
+                                        repo + ")");
+      refresh_heartbeat();
+    }
+    job.acks.clear();
+    return;
+  }
+  // A registry that records nothing (an event that changed nothing) makes no mirror.
+  if (reg->refs.empty() && !mirrors_.exists(repo) && !mirrors_.in_trash(repo)) return;
+  if (!mirrors_.exists(repo)) {
+    auto guard = locks_->lock(repo);
+    if (!mirrors_.exists(repo)) {
+      std::string err;
+      if (mirrors_.in_trash(repo)) err = mirrors_.restore_from_trash(repo);
+      if (err.empty() && !mirrors_.exists(repo)) err = mirrors_.ensure(repo);
+      if (!err.empty()) {
+        services_.log(Services::error, "repo " + repo + ": " + err);
+        ++job.attempts;
+        return;
+      }
+    }
+  }
+
+  // Objects first, outside the lock (a fetch may take long; it only adds objects).
+  std::vector<std::string> need;
+  for (const auto& [ref, plan] : plans(repo, *reg)) {
+    for (const auto& oid : plan.missing) {
+      if (std::find(need.begin(), need.end(), oid) == need.end()) need.push_back(oid);
+    }
+  }
+  std::map<std::string, std::string> advertised;
+  bool fetched = true;
+  // Fetches for a member's push count against its hourly byte budget ([plugins.replication]
+  // max_fetch_bytes_per_hour); over it the job waits like a failed fetch.
+  const std::string charged = job.prefer.empty() ? std::string() : job.prefer.front();
+  const bool metered = !charged.empty() && charged != options_.self_id;
+  if (metered && !need.empty() && !quota_.may_fetch(charged, options_.now_ms())) {
+    ++job.attempts;
+    return;
+  }
+  if (!need.empty() || !job.only.empty()) {
+    const std::uint64_t before = metered ? objects_bytes(mirrors_.path_of(repo)) : 0;
+    fetched = fetch_missing(repo, need, job, &advertised);
+    if (metered) {
+      const std::uint64_t after = objects_bytes(mirrors_.path_of(repo));
+      quota_.fetched(charged, after > before ? after - before : 0, options_.now_ms());
+    }
+    std::lock_guard lock(mu_);
+    for (const auto& oid : need) {
+      if (mirrors_.has_object(repo, oid)) {
+        missing_since_.erase({repo, oid});
+      } else {
+        missing_since_.try_emplace({repo, oid}, Clock::now());
+      }
+    }
+  }
+
+  std::vector<PushRecord> adopted;
+  bool complete = false;
+  {
+    auto guard = locks_->lock(repo);
+    complete = apply_plans(repo, &adopted);
+  }
+  for (auto& p : adopted) publish_push(p);
+  send_acks(repo, job);
+  mirrors_.fix_head(repo);
+  refresh_heartbeat();
+  if (!job.only.empty()) {
+    std::lock_guard lock(mu_);
+    settled_[{job.only, repo}] = {Mirrors::digest(advertised),
+                                  Mirrors::digest(mirrors_.all_refs(repo))};
+  }
+  if (!complete || !fetched) {
+    ++job.attempts;
+    services_.log(job.attempts > 3 ? Services::warn : Services::debug,
+                  "repo " + repo + ": objects of " + std::to_string(need.size()) +
+                      " tips are not here yet (attempt " + std::to_string(job.attempts) + ")");
+  } else {
+    job.attempts = 0;
+  }
+}
+
+bool Replicator::apply_plans(const std::string& repo, std::vector<PushRecord>* adopted) {
+  std::string err;
+  auto current = mirrors_.all_refs(repo, &err);
+  if (!err.empty()) {
+    services_.log(Services::error, "repo " + repo + ": " + err);
+    return false;
+  }
+  std::optional<RepoRegistry> reg = registry_of(repo);
+  if (!reg) return true;
+
+  // A head or tag with a value the registry never heard of was changed behind the plugin's
+  // back (a push straight into the bare repository, say): that is a local change like a push.
+  std::vector<RefChange> drift;
+  for (const auto& [name, oid] : current) {
+    if (!replicated_ref(name)) continue;
+    auto it = reg->refs.find(name);
+    if (it != reg->refs.end() && it->second.values.count(oid)) continue;
+    std::string was = kZeroOid;
+    if (it != reg->refs.end()) {
+      Mirrors::Graph graph(mirrors_, repo);
+      auto p = plan_ref(
+          it->second, [&](const std::string& o) { return graph.has(o); },
+          [&](const std::string& a, const std::string& b) { return graph.contains(a, b); });
+      if (p.winner) {
+        was = p.winner->value;
+      }
+    }
+    drift.push_back({name, was, oid});
+  }
+  if (!drift.empty()) {
+    PushRecord p = record_local(repo, drift, std::nullopt);
+    std::string refs;
+    for (const auto& u : p.updates) refs += (refs.empty() ? "" : ", ") + u.ref;
+    services_.log(Services::info,
+                  "repo " + repo + ": " + refs + " changed outside mesh; replicating it");
+    adopted->push_back(std::move(p));
+    reg = registry_of(repo);
+  }
+
+  bool complete = true;
+  const std::string why = "mesh: replicated";
+  for (const auto& [ref, plan] : plans(repo, *reg)) {
+    if (!plan.ready()) {
+      complete = false;
+      continue;
+    }
+    const std::string want = plan.winner ? plan.winner->value : kZeroOid;
+    auto cur_it = current.find(ref);
+    const std::string have = cur_it != current.end() ? cur_it->second : kZeroOid;
+    if (have != want) {
+      bool raced = false;
+      std::string e = mirrors_.set_ref(repo, ref, have, want, why, &raced);
+      if (!e.empty()) {
+        services_.log(raced ? Services::debug : Services::error,
+                      "repo " + repo + ": " + ref + ": " + e);
+        complete = false;
+        continue;
+      }
+    }
+    // Parked tips of this ref: exactly the plan's.
+    std::map<std::string, std::string> want_parked;
+    for (const auto& c : plan.parked) want_parked[parked_name(ref, c.value)] = c.value;
+    for (const auto& [name, oid] : current) {
+      auto pn = parse_parked_name(name);
+      if (!pn || pn->deletion || pn->ref != ref || want_parked.count(name)) continue;
+      bool raced = false;
+      mirrors_.set_ref(repo, name, oid, kZeroOid, "mesh: resolved", &raced);
+    }
+    for (const auto& c : plan.parked) {
+      const std::string name = parked_name(ref, c.value);
+      const std::string& oid = c.value;
+      auto it = current.find(name);
+      if (it != current.end() && it->second == oid) continue;
+      services_.log(Services::warn,
+                    "repo " + repo + ": " + ref + " diverged: " + name_of(c.key.origin) + "'s " +
+                        oid.substr(0, 12) + " lost to " + name_of(plan.winner->key.origin) + "'s " +
+                        want.substr(0, 12) + " and is parked as " + name);
+      bool raced = false;
+      std::string e = mirrors_.set_ref(repo, name, it != current.end() ? it->second : kZeroOid, oid,
+                                       "mesh: parked (lost to " + want.substr(0, 12) + ")", &raced);
+      if (!e.empty()) {
+        services_.log(Services::error, "repo " + repo + ": parking " + name + ": " + e);
+        complete = false;
+      }
+    }
+  }
+  // Parked tips of refs the registry no longer has, and the older version's parks.
+  for (const auto& [name, oid] : current) {
+    auto pn = parse_parked_name(name);
+    bool stale = (pn && !pn->deletion && !reg->refs.count(pn->ref)) || legacy_parked_ref(name);
+    if (!stale) continue;
+    bool raced = false;
+    mirrors_.set_ref(repo, name, oid, kZeroOid, "mesh: resolved", &raced);
+  }
+  return complete;
+}
+
+void Replicator::send_acks(const std::string& repo, Job& job) {
+  if (job.acks.empty()) return;
+  std::optional<RepoRegistry> reg = registry_of(repo);
+  if (!reg) return;
+  auto all = plans(repo, *reg);
+  // origin -> (has, parked)
+  std::map<std::string, std::pair<json::object, json::object>> out;
+  std::vector<std::pair<std::string, RegistryUpdate>> later;
+  for (auto& [origin, u] : job.acks) {
+    auto it = all.find(u.ref);
+    if (it == all.end() || !it->second.ready()) {
+      later.emplace_back(origin, u);
+      continue;
+    }
+    const RefPlan& plan = it->second;
+    bool parked = std::any_of(plan.parked.begin(), plan.parked.end(),
+                              [&](const Contender& c) { return c.value == u.new_oid; });
+    auto& [has, lost] = out[origin];
+    (parked ? lost : has)[u.ref] = u.new_oid;
+  }
+  job.acks = std::move(later);
+  for (auto& [origin, parts] : out) {
+    json::object ack{{"repo", repo}, {"refs", std::move(parts.first)}, {"to", origin}};
+    if (!parts.second.empty()) ack["parked"] = std::move(parts.second);
+    std::string err;
+    services_.publish(kAckTopic, json::serialize(ack), &err);
+  }
+}
+
+}  // namespace mesh::repl

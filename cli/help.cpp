@@ -239,7 +239,7 @@ const DaemonVerb* find_verb(const VerbList& list, const std::string& name) {
 }
 
 bool is_internal(const DaemonVerb& v) {
-  return v.verb == "repos-sync" || v.summary.rfind("internal:", 0) == 0;
+  return v.summary.rfind("internal:", 0) == 0;
 }
 
 std::vector<std::string> close_matches(const std::string& typo,

@@ -25,8 +25,8 @@ struct VerbList {
 VerbList daemon_verbs(const Globals& g);
 const DaemonVerb* find_verb(const VerbList& list, const std::string& name);
 
-// Verbs the core's own commands use (repos-sync behind `mesh sync`) or whose summary starts
-// with "internal:": they work, but `mesh help` does not list them.
+// Verbs whose summary starts with "internal:" (e.g. repos-remove behind `mesh remove-repo`):
+// they work, but `mesh help` does not list them.
 bool is_internal(const DaemonVerb& v);
 
 // The closest known names to a typo (edit distance), best first, at most three.

@@ -219,39 +219,19 @@ void render_status(const json::value& doc, bool wide) {
     }
     std::cout << t.render();
   }
-  const auto& repos = array_at(doc, "repos");
-  std::cout << "\nrepos" << (repos.empty() ? ": none yet" : "") << "\n";
-  if (!repos.empty()) {
-    Table t({"NAME", "REFS", "DIVERGENCES"}, "  ");
-    for (const auto& r : repos) {
-      const auto* refs = r.as_object().if_contains("refs");
-      std::size_t nrefs = refs && refs->is_object() ? refs->as_object().size() : 0;
-      t.add({str(r, "name"), std::to_string(nrefs),
-             std::to_string(array_at(r, "divergences").size())});
-    }
-    std::cout << t.render();
-    for (const auto& r : repos) {
-      for (const auto& d : array_at(r, "divergences")) {
-        std::cout << "  " << str(r, "name") << " " << str(d, "ref") << " diverged from "
-                  << str(d, "node") << " (their tip parked as " << str(d, "parked_as") << ")\n"
-                  << "    merge it:   " << str(d, "resolve") << "\n"
-                  << "    or drop it: " << str(d, "discard") << "\n";
-      }
-    }
-  }
   std::cout << "\nplugins\n";
   std::string plugins = plugin_table(plugins_doc);
   std::istringstream lines(plugins);
   for (std::string line; std::getline(lines, line);) std::cout << "  " << line << "\n";
-  // Sections plugins contribute ({"sections":{"<id>":{"text":"..."}}}), after the core's own.
+  // Sections plugins contribute ({"sections":{"<id>":{"text":"..."}}}), after the core's own:
+  // each text is a heading line and the plugin's indented lines (ABI 1.3 status_set).
   if (const auto* sections = doc.as_object().if_contains("sections");
       sections && sections->is_object()) {
     for (const auto& [id, section] : sections->as_object()) {
       std::string text = str(section, "text");
       if (text.empty()) continue;
-      std::cout << "\n" << std::string(id) << "\n";
-      std::istringstream body(text);
-      for (std::string line; std::getline(body, line);) std::cout << "  " << line << "\n";
+      if (text.back() != '\n') text += '\n';
+      std::cout << "\n" << text;
     }
   }
 }

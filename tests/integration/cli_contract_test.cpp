@@ -114,10 +114,10 @@ class CliContract : public ::testing::Test {
 
 TEST_F(CliContract, TheDaemonsVerbsAreCoveredAndInternalOnesHidden) {
   EXPECT_EQ(plugin_verbs.count("repos"), 1u) << "replication's verb is listed";
-  EXPECT_EQ(plugin_verbs.count("repos-sync"), 1u) << "and its internal one exists";
+  EXPECT_EQ(plugin_verbs.count("repos-remove"), 1u) << "and its internal one exists";
   auto help = cli.run_mesh({"help"});
   EXPECT_NE(help.out.find("\n  repos "), std::string::npos) << help.out;
-  EXPECT_EQ(help.out.find("repos-sync"), std::string::npos) << "internal verbs are not listed";
+  EXPECT_EQ(help.out.find("repos-remove"), std::string::npos) << "internal verbs are not listed";
   EXPECT_NE(help.out.find("replication"), std::string::npos) << "installed plugins are listed";
 }
 

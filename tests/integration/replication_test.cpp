@@ -154,10 +154,17 @@ TEST(Replication, OfflineDivergenceConvergesEverywhereAndAMergeClearsIt) {
   EXPECT_EQ(da.at("oid").as_string(), loser);
   EXPECT_EQ(da.at("node").as_string(), loser == x ? "alice" : "bob");
   EXPECT_EQ(parked, "refs/mesh/parked/" + loser + "/heads/main");
-  // The page and `mesh status` show it with the commands that resolve it.
-  const std::string html = page_of(t.a);
+  // The page and `mesh status` show it with the commands that resolve it (replication's status
+  // section follows the mirrors within a second).
+  std::string html;
+  ASSERT_TRUE(eventually(
+      [&] {
+        html = page_of(t.a);
+        return html.find("<p class=\"divergence\">") != std::string::npos;
+      },
+      10s))
+      << html;
   const auto div_at = html.find("<p class=\"divergence\">");
-  ASSERT_NE(div_at, std::string::npos) << html;
   const std::string div = html.substr(div_at, html.find("</p>", div_at) - div_at);
   EXPECT_NE(div.find(parked), std::string::npos) << div;
   EXPECT_NE(div.find("git merge FETCH_HEAD &amp;&amp; git push"), std::string::npos) << div;

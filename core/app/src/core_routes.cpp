@@ -1,9 +1,9 @@
 // The node's web pages: the web layer (core/web) wired to the daemon, and the node page at "/"
 // rendered from templates in the layout. Local clients only (Access::local): the UI is the
-// user's own. Live updates go out on SSE channels "node" and "node/repos" (docs/web.md).
-#include <atomic>
+// user's own. The plugins' parts of the page are their status sections (status_set html).
+// Live updates go out on SSE channel "node" (docs/web.md).
 #include <chrono>
-#include <optional>
+#include <map>
 #include <string>
 
 #include <spdlog/spdlog.h>
@@ -13,19 +13,16 @@
 #include "mesh/web/csrf.hpp"
 #include "mesh/web/layout.hpp"
 #include "mesh/web/site.hpp"
-#include "plugin_views.hpp"
 
 namespace mesh::app {
 namespace {
 namespace json = boost::json;
 
 constexpr auto kPeersTick = std::chrono::seconds(1);
-constexpr auto kReposTick = std::chrono::seconds(2);
+constexpr auto kSectionsTick = std::chrono::seconds(1);
 // A peer's last_seen moves with every heartbeat; without a state change such updates go out at
 // most this often (the browser ages "12s ago" by itself in between).
 constexpr auto kLastSeenRefresh = std::chrono::seconds(10);
-constexpr std::size_t kMaxRefsShown = 20;
-constexpr std::string_view kReposChannel = "node/repos";
 
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -108,68 +105,28 @@ json::array peers_for_template(const json::array& peers) {
   return out;
 }
 
-// ---- repos (from the replication plugin's `repos` verb) ----
-// Kept apart on purpose: plugin status sections (status_set html) replace this soon.
+// ---- the plugins' sections ----
 
-std::string listen_port(const Daemon& d) {
-  return d.listen.substr(d.listen.rfind(':') + 1);
-}
-
-std::string repos_section_html(const Daemon& d, const std::optional<json::value>& repos) {
-  json::object ctx{{"available", repos && repos->is_array()}, {"port", listen_port(d)}};
-  json::array list;
-  if (repos && repos->is_array()) {
-    for (const auto& r : repos->as_array()) {
-      const auto* o = r.if_object();
-      if (!o) continue;
-      const std::string name = str(*o, "name");
-      json::array refs;
-      std::size_t ref_count = 0;
-      if (const auto* rv = o->if_contains("refs"); rv && rv->is_object()) {
-        for (const auto& [ref, oid] : rv->as_object()) {
-          ++ref_count;
-          if (refs.size() >= kMaxRefsShown) continue;
-          const std::string full = oid.is_string() ? std::string(oid.as_string()) : "";
-          refs.push_back(json::object{{"name", ref}, {"oid", full}, {"short", full.substr(0, 12)}});
-        }
-      }
-      json::array divs;
-      if (const auto* dv = o->if_contains("divergences"); dv && dv->is_array()) {
-        for (const auto& x : dv->as_array()) {
-          const auto* xo = x.if_object();
-          if (!xo) continue;
-          divs.push_back(json::object{{"ref", str(*xo, "ref")},
-                                      {"node", str(*xo, "node")},
-                                      {"short", str(*xo, "oid").substr(0, 12)},
-                                      {"parked_as", str(*xo, "parked_as")},
-                                      {"resolve", str(*xo, "resolve")},
-                                      {"discard", str(*xo, "discard")}});
-        }
-      }
-      json::value diverged = divs.empty() ? json::value(false) : json::value(divs.size());
-      list.push_back(json::object{{"name", name},
-                                  {"href", "/repos/" + web::url_segment(name)},
-                                  {"ref_count", ref_count},
-                                  {"has_refs", !refs.empty()},
-                                  {"refs", std::move(refs)},
-                                  {"diverged", std::move(diverged)},
-                                  {"divergences", std::move(divs)}});
-    }
+// The sections with HTML, in the order the plugins are listed (mesh.toml's enabled order).
+json::array sections_for_page(const Daemon& d) {
+  std::map<std::string, std::string> html;
+  for (auto& s : d.plugins->status_sections()) {
+    if (!s.html.empty()) html[s.plugin] = std::move(s.html);
   }
-  ctx["count"] = list.size();
-  ctx["empty"] = list.empty();
-  ctx["repos"] = std::move(list);
-  auto html = d.web->render_embedded("node_repos", std::move(ctx));
-  if (!html) {
-    spdlog::error("web: the repos section: {}", html.error().message);
-    return "<div class=\"flash-error\">The repos could not be shown.</div>";
+  json::array out;
+  for (const auto& p : d.plugins->list()) {
+    auto it = html.find(p.id);
+    if (it == html.end()) continue;
+    out.push_back(json::object{{"section_id", p.id}, {"html", std::move(it->second)}});
+    html.erase(it);
   }
-  return std::move(*html);
+  for (auto& [id, h] : html) out.push_back(json::object{{"section_id", id}, {"html", std::move(h)}});
+  return out;
 }
 
 // ---- the node page ----
 
-http::Response node_page(const Daemon& d, const std::optional<json::value>& repos) {
+http::Response node_page(const Daemon& d) {
   std::string name;
   {
     std::lock_guard lock(d.mu);
@@ -189,7 +146,7 @@ http::Response node_page(const Daemon& d, const std::optional<json::value>& repo
       {"peers_up", peers.up},
       {"peers_total", peers.peers.size()},
       {"peers", peers_for_template(peers.peers)},
-      {"repos_html", repos_section_html(d, repos)},
+      {"sections", sections_for_page(d)},
       {"plugin_count", plugins.size()},
       {"plugins", std::move(plugins)},
   };
@@ -252,51 +209,35 @@ class PeersPublisher {
   std::chrono::steady_clock::time_point last_sent_{};
 };
 
-// Re-renders the repos section while some page follows "node/repos" (only the node page does)
-// and publishes it there as a "section" event when its HTML changed (or a new page started
-// following).
-class ReposPublisher : public std::enable_shared_from_this<ReposPublisher> {
+// Publishes a plugin's section on "node" as a "section" event when its HTML changed (or a new
+// page started following, so that it catches up with what changed since it was rendered).
+class SectionsPublisher {
  public:
-  explicit ReposPublisher(const Daemon& d) : d_(d) {}
+  explicit SectionsPublisher(const Daemon& d) : d_(d) {}
 
   void tick() {
-    const std::size_t followers = d_.web->sse().followers(kReposChannel);
+    auto& sse = d_.web->sse();
+    const std::size_t followers = sse.followers("node");
     const bool joined = followers > followers_;
     followers_ = followers;
-    if (followers == 0 || busy_.exchange(true)) return;
-    if (joined) {
-      std::lock_guard lock(mu_);
-      last_html_.clear();
+    if (followers == 0) return;
+    if (joined) last_.clear();
+    for (auto& s : d_.plugins->status_sections()) {
+      auto& last = last_[s.plugin];
+      if (s.html == last) continue;
+      json::object msg{{"id", s.plugin}, {"html", s.html}};
+      if (auto r = sse.publish("node", "section", json::serialize(msg)); !r) {
+        spdlog::warn("web: publishing the {} section: {}", s.plugin, r.error().message);
+        continue;
+      }
+      last = std::move(s.html);
     }
-    std::weak_ptr<ReposPublisher> weak = weak_from_this();
-    // Answered on a plugin thread; the daemon outlives it (plugins answer pending calls when
-    // they stop, before the daemon goes).
-    ask_plugin(d_, "repos", {}, [weak](std::optional<json::value> repos) {
-      auto self = weak.lock();
-      if (!self) return;
-      self->publish(self->d_.web ? repos_section_html(self->d_, repos) : std::string());
-      self->busy_ = false;
-    });
   }
 
  private:
-  void publish(std::string html) {
-    {
-      std::lock_guard lock(mu_);
-      if (html.empty() || html == last_html_) return;
-      last_html_ = html;
-    }
-    json::object msg{{"id", "repos"}, {"html", std::move(html)}};
-    if (auto r = d_.web->sse().publish(kReposChannel, "section", json::serialize(msg)); !r) {
-      spdlog::warn("web: publishing the repos section: {}", r.error().message);
-    }
-  }
-
   const Daemon& d_;
   std::size_t followers_ = 0;
-  std::atomic<bool> busy_{false};
-  std::mutex mu_;
-  std::string last_html_;
+  std::map<std::string, std::string> last_;  // by plugin: the HTML the pages have
 };
 
 }  // namespace
@@ -329,15 +270,13 @@ void register_core_routes(Daemon& d) {
   opts.access = http::Access::local;
   opts.max_body = 0;
   opts.exact = true;  // plugins serve the paths below "/" (e.g. /<repo>.git/...)
-  d.router->add("GET", "/", opts, [&d](http::Request&&, http::Responder respond) {
-    ask_plugin(d, "repos", {},
-               [&d, respond](std::optional<json::value> repos) { respond(node_page(d, repos)); });
-  });
+  d.router->add("GET", "/", opts,
+                [&d](http::Request&&, http::Responder respond) { respond(node_page(d)); });
 
   auto peers = std::make_shared<PeersPublisher>(d);
   d.web->every(kPeersTick, [peers] { peers->tick(); });
-  auto repos = std::make_shared<ReposPublisher>(d);
-  d.web->every(kReposTick, [repos] { repos->tick(); });
+  auto sections = std::make_shared<SectionsPublisher>(d);
+  d.web->every(kSectionsTick, [sections] { sections->tick(); });
 }
 
 }  // namespace mesh::app

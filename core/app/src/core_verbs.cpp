@@ -7,7 +7,6 @@
 #include "daemon.hpp"
 #include "logging.hpp"
 #include "mesh/app/app.hpp"
-#include "plugin_views.hpp"
 
 namespace mesh::app {
 namespace json = boost::json;
@@ -184,14 +183,11 @@ void register_core_verbs(Daemon& d) {
                          {"gossip", gossip_json(d)},
                          {"repos", json::array{}},
                          {"plugins", plugins_json(d)}};
-        // The repos come from the replication plugin's own view, when it runs (until it
-        // contributes them as a status section), then the plugins' sections join in.
-        ask_plugin(d, "repos", {},
-                   [&d, out = std::move(out), r](std::optional<json::value> v) mutable {
-                     if (v && v->is_array()) out["repos"] = std::move(*v);
-                     merge_sections(out, d.plugins->status_sections());
-                     r.reply(ok(out));
-                   });
+        // What the plugins know (replication's "repos", CI's runs...) are their status
+        // sections (status_set), never read from a plugin here. "repos" is in CLI.md's
+        // contract, so it is [] until replication's section replaces it.
+        merge_sections(out, d.plugins->status_sections());
+        r.reply(ok(out));
       });
 
   add("id", "this node's public identity", [&d](control::Call&&, control::Responder r) {
@@ -266,18 +262,12 @@ void register_core_verbs(Daemon& d) {
         }
         d.engine->sync_now();
         d.links->refresh();
-        // The node-local command for whoever compares repos (replication subscribes to it).
+        // The node-local command for whoever compares state with members (replication
+        // subscribes to it and compares every repo, or the one named, with every member up).
         auto payload = json::serialize(json::object{{"repo", repo}});
         if (auto ev = d.engine->publish("local.sync", as_bytes(payload)); !ev)
           return r.reply({1, "cannot publish local.sync: " + ev.error().message});
-        // Repos compare through the replication plugin, when it runs.
-        ask_plugin(d, "repos-sync", call.args, [r](std::optional<json::value> v) {
-          json::object out{{"ok", true}};
-          if (v && v->is_object()) {
-            if (auto* q = v->as_object().if_contains("queued")) out["repos_queued"] = *q;
-          }
-          r.reply(ok(out));
-        });
+        r.reply(ok(json::object{{"ok", true}}));
       });
 
   add("stop", "stop the daemon gracefully", [&d](control::Call&&, control::Responder r) {

@@ -8,6 +8,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <system_error>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "mirror.hpp"
 #include "names.hpp"
 #include "push_notes.hpp"
+#include "replication_assets.hpp"
 #include "replicator.hpp"
 #include "repo_locks.hpp"
 #include "repos_view.hpp"
@@ -94,6 +96,10 @@ class Replication final : public sdk::Plugin, public Services {
     auto self = json::parse(host().self_json()).as_object();
     self_id_ = self.at("id").as_string().c_str();
     const std::string self_name = self.contains("name") ? self.at("name").as_string().c_str() : "";
+    if (const auto* l = self.if_contains("listen"); l && l->is_string()) {
+      std::string listen(l->as_string());
+      listen_port_ = listen.substr(listen.rfind(':') + 1);
+    }
     data_dir_ = data;
     mesh_command_ = mesh_command(data.parent_path().parent_path());
     load_url_base();
@@ -130,11 +136,9 @@ class Replication final : public sdk::Plugin, public Services {
     // The repo pages (/repos, /repos/<repo>/...) are the browse plugin's.
     verb("repos", "the mirrors with their refs and divergences",
          [this](const sdk::CliRequest& r) { on_own_thread([&] { repos_verb(r); }); });
-    verb("repos-sync", "compare and fetch repos with every member now (used by mesh sync)",
-         [this](const sdk::CliRequest& r) { on_own_thread([&] { sync_verb(r); }); });
     verb("drop", "drop a parked tip on every node: mesh drop REPO PARKED",
          [this](const sdk::CliRequest& r) { on_own_thread([&] { drop_verb(r); }); });
-    verb("repos-remove", "remove a repo from every node (used by mesh remove-repo)",
+    verb("repos-remove", "internal: remove a repo from every node (mesh remove-repo calls it)",
          [this](const sdk::CliRequest& r) { on_own_thread([&] { remove_verb(r); }); });
     verb("restore-repo", "bring a removed repo back on every node: mesh restore-repo REPO",
          [this](const sdk::CliRequest& r) { on_own_thread([&] { restore_verb(r); }); });
@@ -150,10 +154,17 @@ class Replication final : public sdk::Plugin, public Services {
       notes_.on_event(e.payload());
       return true;
     });
-    timer(std::chrono::seconds(5), true, [this] {
-      on_own_thread([this] { replicator_->anti_entropy(); });
-      publish_quota_status();
+    // `mesh sync [REPO]` (the core publishes it; so does CI when a commit has not arrived).
+    subscribe("sync", "local.sync", [this](const sdk::Event& e) {
+      on_own_thread([&] { on_sync(e.payload()); });
+      return true;
     });
+    timer(std::chrono::seconds(5), true,
+          [this] { on_own_thread([this] { replicator_->anti_entropy(); }); });
+    // Other nodes' pushes land in the mirrors on the replicator's threads: a second at most
+    // until `mesh status` and the node page show them (this node's own changes show at once).
+    timer(std::chrono::seconds(1), true, [this] { on_own_thread([this] { publish_status(); }); });
+    on_own_thread([this] { publish_status(); });
   }
 
   // Validate-then-apply (ABI 1.3): `mesh reload` refuses a bad table before anything changes.
@@ -182,12 +193,68 @@ class Replication final : public sdk::Plugin, public Services {
     for (auto& t : all) t.join();
   }
 
-  // Members over a per-member limit, in `mesh status --json` as "replication_limits".
-  void publish_quota_status() {
-    std::string q = replicator_->quota_json();
-    if (q == quota_status_) return;
-    quota_status_ = q;
-    host().status_set("{\"replication_limits\":" + q + "}");
+  // The repos in `mesh status` ("repos" in --json, the repos table as text) and on the node
+  // page (html), plus the members over a per-member limit ("replication_limits"). Handed to
+  // the host only when something changed. On a thread of this plugin's (libgit2).
+  void publish_status() {
+    std::string repos = replicator_->repos_json(url_base_for_json(), mesh_command_);
+    std::string limits = replicator_->quota_json();
+    std::lock_guard lock(status_mu_);
+    if (repos == status_repos_ && limits == status_limits_) return;
+    std::string html, err;
+    if (!render_repos_section(repos, &html, &err)) {
+      Plugin::log(sdk::Level::warn, "the repos section of the node page: " + err);
+      html = "<div class=\"flash-error\">The repos could not be shown (the daemon log says "
+             "why).</div>";
+    }
+    // Within the host's 256 KiB for the JSON part (the refs go first: mesh repos has them).
+    std::string js = "{\"repos\":" + repos_status_json(repos, 200 * 1024) +
+                     ",\"replication_limits\":" + limits + "}";
+    try {
+      host().status_set(js, status_text(repos), html);
+    } catch (const std::exception& e) {
+      Plugin::log(sdk::Level::warn, std::string("status_set: ") + e.what());
+    }
+    status_repos_ = std::move(repos);  // a refusal is logged once per change, not per second
+    status_limits_ = std::move(limits);
+  }
+
+  // `mesh status`'s heading and indented lines, within the host's 64 KiB.
+  static std::string status_text(const std::string& repos) {
+    constexpr std::size_t kCap = 60 * 1024;
+    std::string text = "repos\n";
+    std::istringstream lines(repos_text(repos));
+    for (std::string line; std::getline(lines, line);) {
+      if (text.size() + line.size() > kCap) return text + "  ... (mesh repos shows them all)\n";
+      text += (line.empty() ? "" : "  ") + line + "\n";
+    }
+    return text;
+  }
+
+  bool render_repos_section(const std::string& repos, std::string* out, std::string* err) {
+    const mesh_host* h = host().raw();
+    if (!MESH_HAS_FIELD(h, mesh_host, ui_render) || !h->ui_render)
+      return *err = "the daemon has no ui_render (ABI 1.3)", false;
+    const auto* tmpl = replication_assets::find("repos_section.mustache");
+    if (!tmpl) return *err = "repos_section.mustache is not compiled in", false;
+    std::string ctx = repos_section_context(repos, listen_port_);
+    char buf[MESH_ERR_CAP] = {0};
+    std::string html = "<div id=\"repos\">";
+    int32_t rc = h->ui_render(
+        h->ctx, sdk::view(tmpl->data()), sdk::view(ctx),
+        [](void* user, const char* data, size_t len) {
+          static_cast<std::string*>(user)->append(data, len);
+        },
+        &html, buf, sizeof buf);
+    if (rc != MESH_OK) return *err = "ui_render failed: " + std::string(buf), false;
+    html += "</div>";
+    if (html.size() > 250 * 1024) {
+      html = "<div id=\"repos\"><div class=\"box-header\"><h2>Repos</h2></div><div "
+             "class=\"blankslate\">Too many to show here: <code>mesh repos</code> lists "
+             "them.</div></div>";
+    }
+    *out = std::move(html);
+    return true;
   }
 
   // ---- Services ----
@@ -428,6 +495,7 @@ class Replication final : public sdk::Plugin, public Services {
     }
     // A push whose client did not ask for a sideband still replicates.
     if (push && !answered) replicator_->publish_push(*push);
+    if (push) publish_status();  // `mesh status` and the page show this node's push at once
   }
 
   void repos_verb(const sdk::CliRequest& r) {
@@ -451,18 +519,26 @@ class Replication final : public sdk::Plugin, public Services {
     return true;
   }
 
-  void sync_verb(const sdk::CliRequest& r) {
-    std::string repo;
-    if (r.args().size() > 1) return void(r.reply(2, "usage: mesh sync [REPO]\n"));
-    if (r.args().size() == 1) {
-      repo = std::string(r.args()[0]);
-      if (!repo_arg(r, repo)) return;
+  // {"repo": null | "<name>"}: compare that repo (every repo) with every member up now.
+  void on_sync(std::string_view payload) {
+    boost::system::error_code ec;
+    auto v = json::parse(payload, ec);
+    const auto* o = ec ? nullptr : v.if_object();
+    const auto* r = o ? o->if_contains("repo") : nullptr;
+    std::string repo = r && r->is_string() ? std::string(r->as_string()) : "";
+    if (!o || (r && !r->is_null() && !r->is_string()) || (!repo.empty() && !known_repo(repo))) {
+      return Plugin::log(sdk::Level::warn,
+                         "local.sync ignored: not {\"repo\": null or a repo of this node}: " +
+                             std::string(payload.substr(0, 200)));
     }
     std::size_t n = replicator_->sync_now(repo);
     replicator_->refresh_heartbeat();
-    if (r.json())
-      return void(r.reply(0, json::serialize(json::object{{"ok", true}, {"queued", n}})));
-    r.reply(0, "queued " + std::to_string(n) + " repo comparisons with members that are up\n");
+    Plugin::log(sdk::Level::info, "sync: queued " + std::to_string(n) +
+                                      " repo comparisons with members that are up");
+  }
+
+  bool known_repo(const std::string& repo) {
+    return valid_repo_name(repo) && replicator_->known(repo);
   }
 
   void drop_verb(const sdk::CliRequest& r) {
@@ -471,6 +547,7 @@ class Replication final : public sdk::Plugin, public Services {
     if (!repo_arg(r, repo)) return;
     std::string what, err;
     if (!replicator_->drop(repo, which, &what, &err)) return void(r.reply(1, err + "\n"));
+    publish_status();
     if (r.json()) {
       return void(r.reply(0, json::serialize(json::object{{"dropped", which}, {"repo", repo}})));
     }
@@ -483,6 +560,7 @@ class Replication final : public sdk::Plugin, public Services {
     if (!repo_arg(r, repo)) return;
     std::string err;
     if (!replicator_->remove_repo(repo, &err)) return void(r.reply(1, err + "\n"));
+    publish_status();
     if (r.json()) return void(r.reply(0, json::serialize(json::object{{"removed", repo}})));
     r.reply(0, "removed " + repo + " from every node; it stays recoverable for 30 days: " +
                    mesh_command_ + " restore-repo " + repo + "\n");
@@ -494,13 +572,16 @@ class Replication final : public sdk::Plugin, public Services {
     if (!valid_repo_name(repo)) return void(r.reply(1, "invalid repo name '" + repo + "'\n"));
     std::string err;
     if (!replicator_->restore_repo(repo, &err)) return void(r.reply(1, err + "\n"));
+    publish_status();
     if (r.json()) return void(r.reply(0, json::serialize(json::object{{"restored", repo}})));
     r.reply(0, "restored " + repo + " on every node\n");
   }
 
   std::chrono::milliseconds push_wait_{3000};
   PushNotes notes_;
-  std::string quota_status_;  // the last replication_limits handed to status_set
+  std::mutex status_mu_;
+  std::string status_repos_, status_limits_;  // what the host's status section was made from
+  std::string listen_port_ = "PORT";          // for the node page's push hint
   std::string self_id_;
   fs::path data_dir_;
   std::string mesh_command_ = "mesh";

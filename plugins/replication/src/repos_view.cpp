@@ -52,4 +52,60 @@ std::string repos_text(const std::string& repos_json) {
   return out + details;
 }
 
+std::string repos_section_context(const std::string& repos_json, const std::string& port,
+                                  std::size_t max_refs) {
+  json::array list;
+  for (const auto& e : json::parse(repos_json).as_array()) {
+    const auto* o = e.if_object();
+    if (!o) continue;
+    json::array refs;
+    std::size_t ref_count = 0;
+    if (const auto* rv = o->if_contains("refs"); rv && rv->is_object()) {
+      for (const auto& [ref, oid] : rv->as_object()) {
+        ++ref_count;
+        if (refs.size() >= max_refs) continue;
+        const std::string full = oid.is_string() ? std::string(oid.as_string()) : "";
+        refs.push_back(json::object{{"name", ref}, {"oid", full}, {"short", full.substr(0, 12)}});
+      }
+    }
+    json::array divs;
+    if (const auto* dv = o->if_contains("divergences"); dv && dv->is_array()) {
+      for (const auto& x : dv->as_array()) {
+        const auto* xo = x.if_object();
+        if (!xo) continue;
+        divs.push_back(json::object{{"ref", s(*xo, "ref")},
+                                    {"node", s(*xo, "node")},
+                                    {"short", s(*xo, "oid").substr(0, 12)},
+                                    {"parked_as", s(*xo, "parked_as")},
+                                    {"resolve", s(*xo, "resolve")},
+                                    {"discard", s(*xo, "discard")}});
+      }
+    }
+    const std::string name = s(*o, "name");  // valid repo names need no URL escaping
+    json::value diverged = divs.empty() ? json::value(false) : json::value(divs.size());
+    list.push_back(json::object{{"name", name},
+                                {"href", "/repos/" + name},
+                                {"ref_count", ref_count},
+                                {"has_refs", !refs.empty()},
+                                {"refs", std::move(refs)},
+                                {"diverged", std::move(diverged)},
+                                {"divergences", std::move(divs)}});
+  }
+  json::object ctx{{"port", port}, {"count", list.size()}, {"empty", list.empty()}};
+  ctx["repos"] = std::move(list);
+  return json::serialize(ctx);
+}
+
+std::string repos_status_json(const std::string& repos_json, std::size_t cap) {
+  if (repos_json.size() <= cap) return repos_json;
+  json::array list = json::parse(repos_json).as_array();
+  for (auto& e : list) {
+    if (auto* o = e.if_object()) {
+      (*o)["refs"] = json::object{};
+      (*o)["refs_omitted"] = true;
+    }
+  }
+  return json::serialize(list);
+}
+
 }  // namespace mesh::repl

@@ -152,7 +152,8 @@ typedef struct mesh_status {
      most 256 KiB. The core's own keys (node, peers, nearby, gossip, plugins, sections) are
      refused with MESH_E_INVALID. */
   mesh_str json;
-  /* Plain text for `mesh status`: a heading line then the plugin's lines, at most 64 KiB. */
+  /* Plain text for `mesh status`: a heading line then the plugin's lines, each indented by two
+     spaces (the CLI prints it as is, after the core's own parts), at most 64 KiB. */
   mesh_str text;
   /* An HTML fragment for the node page at "/", at most 256 KiB. It is inserted as is: it is
      the plugin's own markup, so escape every user string in it (ui_render does). */
@@ -335,7 +336,9 @@ typedef struct mesh_host {
      [{"name":..,"id":"mesh:..","state":"up"|"down","addresses":[..],"last_seen_ms":..}].
      Copy semantics as config_json. */
   int32_t (*peers_json)(void* ctx, char* buf, size_t cap, size_t* needed);
-  /* This node as a JSON object: {"name":..,"id":"mesh:.."}. Copy semantics as config_json. */
+  /* This node as a JSON object: {"name":..,"id":"mesh:..","version":..,"listen":"host:port",
+     "root":"/abs/path","exe":"/abs/path/to/mesh"} (version, listen, root and exe since ABI 1.3;
+     the updater restarts the daemon with them). Copy semantics as config_json. */
   int32_t (*self_json)(void* ctx, char* buf, size_t cap, size_t* needed);
 
   /* ---- ABI 1.2. Check MESH_HAS_FIELD(host, mesh_host, http_route2) before use. ---- */

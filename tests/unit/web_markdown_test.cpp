@@ -112,6 +112,18 @@ TEST(WebMarkdown, RelativeLinksAndImagesResolveAgainstTheirBases) {
   MarkdownOptions url;
   url.link_base = "https://example.com/docs/";
   EXPECT_TRUE(has(md("[x](y.md)", url), "href=\"https://example.com/docs/y.md\""));
+  // An encoded slash in the base (a branch "feature/x") or the link stays encoded, and so does
+  // an encoded percent sign (Boost.URL 1.81's resolve alone would turn %2F into a separator).
+  MarkdownOptions branch;
+  branch.link_base = "/repos/app/blob/feature%2Fx/docs/";
+  auto b = md("[g](guide.md) [up](../../README.md) [e](a%2Fb%25c.md)", branch);
+  EXPECT_TRUE(has(b, "href=\"/repos/app/blob/feature%2Fx/docs/guide.md\"")) << b;
+  EXPECT_TRUE(has(b, "href=\"/repos/app/blob/README.md\"")) << b;
+  EXPECT_TRUE(has(b, "href=\"/repos/app/blob/feature%2Fx/docs/a%2Fb%25c.md\"")) << b;
+  MarkdownOptions literal;  // "%252F" (the text "%2F") is not turned into an encoded slash
+  literal.link_base = "/repos/app/blob/main/";
+  auto l = md("[x](a%252Fb.md)", literal);
+  EXPECT_TRUE(has(l, "href=\"/repos/app/blob/main/a%252Fb.md\"")) << l;
   // Without a base, relative targets stay as written.
   EXPECT_TRUE(has(md("[x](y.md)"), "href=\"y.md\""));
 }

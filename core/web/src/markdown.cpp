@@ -92,6 +92,42 @@ std::string encode_loose(std::string_view s) {
   return out;
 }
 
+// Boost.URL 1.81's resolve() decodes "%2F" into "/" (a branch "feature/x" in a base such as
+// /repos/app/blob/feature%2Fx/ would become two segments). Before resolving, "%25" becomes
+// "%2525" and "%2F" becomes "%252F" (resolve keeps "%25" as it is); afterwards the reverse.
+// Reversible: after the first step every "%25" is followed by "25" or "2F".
+std::string protect_slashes(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 3 <= s.size()) {
+      const std::string hex = lower(s.substr(i + 1, 2));
+      if (hex == "25" || hex == "2f") {
+        out += hex == "25" ? "%2525" : "%252F";
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+std::string restore_slashes(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s.substr(i, 3) == "%25" && i + 5 <= s.size()) {
+      const std::string hex = lower(s.substr(i + 3, 2));
+      if (hex == "25" || hex == "2f") {
+        out += hex == "25" ? "%25" : "%2F";
+        i += 4;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
 // Resolves a relative reference against a base path or URL (RFC 3986 §5.2, by Boost.URL).
 std::optional<std::string> resolve(std::string_view base, std::string_view ref) {
   const bool base_is_url = !scheme_of(base).empty();
@@ -99,17 +135,17 @@ std::optional<std::string> resolve(std::string_view base, std::string_view ref) 
                               : "http://base" + std::string(base.starts_with('/') ? "" : "/") +
                                     std::string(base);
   // The views parse_* return point into these strings: keep them alive.
-  const std::string base_text = encode_loose(b);
-  const std::string ref_text = encode_loose(ref);
+  const std::string base_text = protect_slashes(encode_loose(b));
+  const std::string ref_text = protect_slashes(encode_loose(ref));
   auto bu = urls::parse_uri(base_text);
   auto ru = urls::parse_relative_ref(ref_text);
   if (!bu || !ru) return std::nullopt;
   urls::url dest;
   if (auto r = urls::resolve(*bu, *ru, dest); !r) return std::nullopt;
-  if (base_is_url) return std::string(dest.buffer());
+  if (base_is_url) return restore_slashes(dest.buffer());
   // Boost.URL 1.81 keeps ".." segments that climb above the root ("/../x"); RFC 3986 and
   // browsers drop them.
-  std::string out(dest.encoded_resource());
+  std::string out = restore_slashes(dest.encoded_resource());
   while (out.starts_with("/../")) out.erase(0, 3);
   if (out == "/..") out = "/";
   return out;

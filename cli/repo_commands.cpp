@@ -17,6 +17,7 @@
 
 #include "cli.hpp"
 #include "mesh/identity/local_tls.hpp"
+#include "mesh/names.hpp"
 
 extern char** environ;
 
@@ -25,16 +26,10 @@ namespace json = boost::json;
 
 namespace {
 
-// The same rule as the replication plugin's (plugins/replication/src/names.cpp): the CLI
-// refuses early what the daemon would refuse with 400.
+// The rule every part of mesh applies (mesh/names.hpp): the CLI refuses early what the daemon
+// would refuse with 400.
 bool plausible_repo_name(const std::string& n) {
-  if (n.empty() || n.size() > 100 || !std::isalnum(static_cast<unsigned char>(n[0]))) return false;
-  for (char c : n) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return n.find("..") == std::string::npos && !n.ends_with(".git") && !n.ends_with(".lock");
+  return names::valid_repo_name(n);
 }
 
 // The port the running daemon listens on, from `status`.

@@ -22,7 +22,7 @@ flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -I"$repo/core/base/include" -I"$repo/core/identity/include" -I"$repo/core/gossip/include"
        -I"$repo/core/gossip/src" -I"$repo/plugins/replication/src"
        -I"$repo/plugins/updater/src" -I"$repo/plugins/issues/src" -I"$repo/plugins/ci/src"
-       -I"$repo/core/jobs/src" -I"$repo/core/config/include" -I"$out/gen"
+       -I"$repo/core/jobs/src" -I"$repo/core/config/include" -I"$repo/sdk/include" -I"$out/gen"
        -DTOML_HEADER_ONLY=1 "-DTOML_ASSERT(expr)=((void)0)"
        -DMESH_UPDATER_ARCH="\"$(uname -m)\"")
 libs=(-lsodium -lcrypto -lz -larchive -lyaml-cpp -lboost_json -lboost_url)

@@ -73,7 +73,8 @@ TEST(CoreServices, SyncPublishesLocalSync) {
   ASSERT_EQ(a.start().exit, 0);
   const fs::path log = a.root() / "data" / "test-hello" / "local.log";
 
-  for (const std::string& bad : {std::string(".hidden"), std::string("-x"), std::string("a..b"),
+  for (const std::string& bad : {std::string(".hidden"), std::string("-x"), std::string("_x"),
+                                 std::string("a..b"),
                                  std::string("a/b"), std::string("app.git"), std::string("x.lock"),
                                  std::string(101, 'a'), std::string("sp ace")}) {
     auto r = a.mesh({"sync", bad});

@@ -6,6 +6,7 @@
 
 #include "daemon.hpp"
 #include "logging.hpp"
+#include "mesh/names.hpp"
 #include "mesh/app/app.hpp"
 
 namespace mesh::app {
@@ -84,21 +85,8 @@ json::object gossip_json(const Daemon& d) {
       {"rejected", rejected}, {"throttled", throttled}, {"offenders", offenders}, {"links", links}};
 }
 
-// The repo-name grammar (ARCHITECTURE.md §3): [A-Za-z0-9._-], no leading '.' or '-', no "..",
-// at most 100 characters, not ending in ".git" or ".lock". "" if `name` is valid, else why not.
-std::string repo_name_error(std::string_view name) {
-  if (name.empty()) return "it is empty";
-  if (name.size() > 100) return "it is longer than 100 characters";
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-          c == '_' || c == '-'))
-      return "only letters, digits, '.', '_' and '-' are allowed";
-  if (name[0] == '.' || name[0] == '-') return "it may not start with '.' or '-'";
-  if (name.find("..") != std::string_view::npos) return "it may not contain \"..\"";
-  if (name.ends_with(".git") || name.ends_with(".lock"))
-    return "it may not end in \".git\" or \".lock\" (give the name without .git)";
-  return {};
-}
+// The repo-name grammar, shared with the CLI and every plugin (sdk/include/mesh/names.hpp).
+using names::repo_name_error;
 
 // User text in a message: quoted, control characters shown as '?', cut at 100 characters.
 std::string quote_name(std::string_view s) {

@@ -4,20 +4,12 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "limits.hpp"
+#include "mesh/names.hpp"
 
 namespace mesh::browse {
 
 bool valid_repo_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxRepoName) return false;
-  auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  if (!alnum(name[0])) return false;
-  for (char c : name) {
-    if (!alnum(c) && c != '.' && c != '_' && c != '-') return false;
-  }
-  if (name.find("..") != std::string_view::npos) return false;
-  return !name.ends_with(".git") && !name.ends_with(".lock");
+  return names::valid_repo_name(name);
 }
 
 bool plausible_ref(std::string_view ref) {

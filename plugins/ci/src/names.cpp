@@ -1,5 +1,7 @@
 #include "names.hpp"
 
+#include "mesh/names.hpp"
+
 #include "text.hpp"
 
 namespace mesh::ci {
@@ -85,37 +87,11 @@ bool valid_pipeline_name(std::string_view s) {
 }
 
 bool valid_repo_name(std::string_view s) {
-  if (!grammar(s, 100, alnum, [](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; }))
-    return false;
-  if (s.find("..") != std::string_view::npos) return false;
-  return !s.ends_with(".git") && !s.ends_with(".lock");
+  return names::valid_repo_name(s);
 }
 
 bool valid_ref(std::string_view ref) {
-  if (ref.size() > 255) return false;
-  if (!ref.starts_with("refs/heads/") && !ref.starts_with("refs/tags/")) return false;
-  if (ref.back() == '/' || ref.back() == '.') return false;
-  if (ref.find("..") != std::string_view::npos || ref.find("@{") != std::string_view::npos ||
-      ref.find("//") != std::string_view::npos) {
-    return false;
-  }
-  for (unsigned char c : ref) {
-    if (c < 0x20 || c == 0x7f || c == ' ' || c == '~' || c == '^' || c == ':' || c == '?' ||
-        c == '*' || c == '[' || c == '\\') {
-      return false;
-    }
-  }
-  std::size_t i = 0;
-  while (i < ref.size()) {
-    std::size_t j = ref.find('/', i);
-    if (j == std::string_view::npos) j = ref.size();
-    auto part = ref.substr(i, j - i);
-    if (part.empty() || part.front() == '.' || part.front() == '-' || part.ends_with(".lock")) {
-      return false;
-    }
-    i = j + 1;
-  }
-  return true;
+  return names::valid_ref_name(ref);
 }
 
 bool valid_sha(std::string_view s) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "limits.hpp"
+#include "mesh/names.hpp"
 
 namespace mesh::issues {
 namespace {
@@ -87,12 +88,7 @@ bool valid_utf8(std::string_view text) {
 }
 
 bool valid_repo_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxRepoName || !alnum(name.front())) return false;
-  for (char c : name) {
-    if (!alnum(c) && c != '.' && c != '_' && c != '-') return false;
-  }
-  if (name.find("..") != std::string_view::npos) return false;
-  return !name.ends_with(".git") && !name.ends_with(".lock");
+  return names::valid_repo_name(name);
 }
 
 bool valid_full_id(std::string_view id) {

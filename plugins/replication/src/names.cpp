@@ -1,56 +1,14 @@
 #include "names.hpp"
 
+#include "mesh/names.hpp"
+
 namespace mesh::repl {
-namespace {
-
-bool name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
-}
-
-bool alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-}  // namespace
-
 bool valid_repo_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxRepoName || !alnum(name.front())) return false;
-  for (char c : name) {
-    if (!name_char(c)) return false;
-  }
-  if (name.find("..") != std::string_view::npos) return false;
-  return !name.ends_with(".git") && !name.ends_with(".lock");
+  return names::valid_repo_name(name);
 }
 
 bool valid_ref_name(std::string_view ref) {
-  if (ref.size() > kMaxRefName) return false;
-  if (!ref.starts_with("refs/heads/") && !ref.starts_with("refs/tags/")) return false;
-  if (ref.back() == '/' || ref.back() == '.') return false;
-  if (ref.find("..") != std::string_view::npos || ref.find("@{") != std::string_view::npos ||
-      ref.find("//") != std::string_view::npos) {
-    return false;
-  }
-  for (unsigned char c : ref) {
-    if (c < 0x20 || c == 0x7f || c == ' ' || c == '~' || c == '^' || c == ':' || c == '?' ||
-        c == '*' || c == '[' || c == '\\') {
-      return false;
-    }
-  }
-  // Per component: not empty, no leading '.' or '-', no ".lock" suffix. The prefix guarantees a
-  // second component exists.
-  std::size_t i = 0;
-  while (i < ref.size()) {
-    std::size_t j = ref.find('/', i);
-    if (j == std::string_view::npos) j = ref.size();
-    auto part = ref.substr(i, j - i);
-    // A leading '-' is legal for git but reads as an option wherever a ref reaches an argv.
-    if (part.empty() || part.front() == '.' || part.front() == '-' || part.ends_with(".lock")) {
-      return false;
-    }
-    i = j + 1;
-  }
-  return ref != "refs/heads/" && ref != "refs/tags/";
+  return names::valid_ref_name(ref);
 }
 
 std::optional<ParsedGitPath> parse_git_path(std::string_view path) {

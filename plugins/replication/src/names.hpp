@@ -11,13 +11,8 @@ namespace mesh::repl {
 constexpr std::size_t kMaxRepoName = 100;
 constexpr std::size_t kMaxRefName = 255;
 
-// [A-Za-z0-9][A-Za-z0-9._-]{0,99}, not ending in ".git" or ".lock", no "..". So a name never
-// starts with '-' or '.', never contains '/', and is safe as a path component and an argv item.
+// The project-wide rules of mesh/names.hpp (the SDK's), which every plugin and the CLI share.
 bool valid_repo_name(std::string_view name);
-
-// A full ref name this plugin replicates: "refs/heads/..." or "refs/tags/...", at most 255
-// bytes, and valid per git-check-ref-format (no "..", "@{", control bytes, space, ~^:?*[\,
-// no component starting with '.' or '-' or ending in ".lock", no trailing '/' or '.').
 bool valid_ref_name(std::string_view ref);
 
 // A full SHA-1 object id in lower-case hex (40 characters), as events and state files carry.

@@ -55,7 +55,8 @@ std::string repos_text(const std::string& repos_json) {
 std::string repos_section_context(const std::string& repos_json, const std::string& port,
                                   std::size_t max_refs) {
   json::array list;
-  for (const auto& e : json::parse(repos_json).as_array()) {
+  const json::value repos = json::parse(repos_json);  // outlives the loop (not a temporary)
+  for (const auto& e : repos.as_array()) {
     const auto* o = e.if_object();
     if (!o) continue;
     json::array refs;

@@ -38,10 +38,19 @@ TEST(CoreServices, StatusSectionsJoinMeshStatus) {
   EXPECT_EQ(s.at("repos"), json::parse(R"([{"name":"demo","refs":{}}])"));
   EXPECT_EQ(s.at("sections"), json::parse(R"({"test-hello":{"text":"Hello\n  3 widgets\n"}})"));
   EXPECT_EQ(s.at("node").at("name"), "alice");
-  // The text rendering still works with the section's repos.
+  // The text is the section's, as given, after the core's parts; the core does not read the
+  // section's "repos" (only replication's own section text shows repos).
   auto text = a.mesh({"status"});
   EXPECT_EQ(text.exit, 0) << text.err;
-  EXPECT_NE(text.out.find("demo"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("\nHello\n  3 widgets\n"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("demo"), std::string::npos) << text.out;
+  // The node page carries the section's HTML in the plugin's box.
+  auto page = run({"curl", "-s", "-f", a.http_url("/")});
+  ASSERT_EQ(page.exit, 0) << page.err;
+  EXPECT_NE(page.out.find("data-mesh-section=\"test-hello\" data-mesh-sse=\"node\">\n<p>3 "
+                          "widgets</p>"),
+            std::string::npos)
+      << page.out;
 
   // The core's keys are refused, and the section stays as it was.
   auto refused = a.mesh({"hello-status", R"({"node":{"name":"mallory"}})"});

@@ -47,8 +47,7 @@ TEST(CoreServices, StatusSectionsJoinMeshStatus) {
   // The node page carries the section's HTML in the plugin's box.
   auto page = run({"curl", "-s", "-f", a.http_url("/")});
   ASSERT_EQ(page.exit, 0) << page.err;
-  EXPECT_NE(page.out.find("data-mesh-section=\"test-hello\" data-mesh-sse=\"node\">\n<p>3 "
-                          "widgets</p>"),
+  EXPECT_NE(page.out.find("data-mesh-section=\"test-hello\">\n<p>3 widgets</p>"),
             std::string::npos)
       << page.out;
 

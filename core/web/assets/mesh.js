@@ -6,7 +6,8 @@
      attributes in the page; mesh.on(event, fn) listens (fn gets the event's data text).
    - <time data-mesh-ms="<epoch ms>"> shows "12s ago", kept fresh every second.
    - Core events on channel "node": "peers" (the peers table and the header indicator) and
-     "section" ({"id","html"}: replaces the content of [data-mesh-section="<id>"]).
+     "section" ({"id","html"}: replaces the content of [data-mesh-section="<id>"], or adds
+     such a box to the page's [data-mesh-sections] list when there is none yet).
    docs/web.md describes the contract. */
 (function () {
   "use strict";
@@ -276,7 +277,16 @@
     document.querySelectorAll("[data-mesh-section]").forEach(function (el) {
       if (el.getAttribute("data-mesh-section") === msg.id) target = el;
     });
-    if (!target) return;
+    if (!target) {
+      // A plugin whose section appeared after the page was rendered (it started later): the
+      // node page's section list gets a new box for it.
+      var list = document.querySelector("[data-mesh-sections]");
+      if (!list || msg.html === "") return;
+      target = document.createElement("section");
+      target.className = "box plugin-section";
+      target.setAttribute("data-mesh-section", msg.id);
+      list.appendChild(target);
+    }
     var doc = new DOMParser().parseFromString(msg.html, "text/html");
     target.replaceChildren.apply(target, Array.prototype.slice.call(doc.body.childNodes));
     updateTimes(target);

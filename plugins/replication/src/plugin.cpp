@@ -239,7 +239,7 @@ class Replication final : public sdk::Plugin, public Services {
     if (!tmpl) return *err = "repos_section.mustache is not compiled in", false;
     std::string ctx = repos_section_context(repos, listen_port_);
     char buf[MESH_ERR_CAP] = {0};
-    std::string html = "<div id=\"repos\">";
+    std::string html;
     int32_t rc = h->ui_render(
         h->ctx, sdk::view(tmpl->data()), sdk::view(ctx),
         [](void* user, const char* data, size_t len) {
@@ -247,7 +247,6 @@ class Replication final : public sdk::Plugin, public Services {
         },
         &html, buf, sizeof buf);
     if (rc != MESH_OK) return *err = "ui_render failed: " + std::string(buf), false;
-    html += "</div>";
     if (html.size() > 250 * 1024) {
       html = "<div id=\"repos\"><div class=\"box-header\"><h2>Repos</h2></div><div "
              "class=\"blankslate\">Too many to show here: <code>mesh repos</code> lists "

@@ -1,10 +1,13 @@
 #include "repos_view.hpp"
 
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <cstdio>
 
 namespace mesh::repl {
 namespace json = boost::json;
+namespace urls = boost::urls;
 namespace {
 
 std::string s(const json::object& o, std::string_view key) {
@@ -82,10 +85,10 @@ std::string repos_section_context(const std::string& repos_json, const std::stri
                                     {"discard", s(*xo, "discard")}});
       }
     }
-    const std::string name = s(*o, "name");  // valid repo names need no URL escaping
+    const std::string name = s(*o, "name");
     json::value diverged = divs.empty() ? json::value(false) : json::value(divs.size());
     list.push_back(json::object{{"name", name},
-                                {"href", "/repos/" + name},
+                                {"href", "/repos/" + urls::encode(name, urls::unreserved_chars)},
                                 {"ref_count", ref_count},
                                 {"has_refs", !refs.empty()},
                                 {"refs", std::move(refs)},

@@ -71,15 +71,18 @@ if [ "$mode" = test ]; then
   echo "==> build (RelWithDebInfo, -Werror) and test"
   configure_build "$here/build/test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMESH_WERROR=ON
   (cd "$here/build/test" && ctest -j "$jobs" --output-on-failure --timeout 600)
-  # The update end-to-end test needs a second, version-bumped build of the whole tree (its
-  # fixture): it runs in the build above; under the sanitizers the updater is covered by
-  # updater_unit and by every daemon test, which load it.
+  # Under the sanitizers, everything but what only costs time there (docs/testing.md, "CI time"):
+  # the benches; the update end-to-end test, which needs a second, version-bumped build of the
+  # whole tree (updater_unit and every daemon test, which load the updater, cover it); the cron
+  # test, two minutes of waiting for the clock (ci_unit and fuzz_ci_cron cover the schedule
+  # code); and the browser tests, whose daemon side the curl-driven integration tests cover.
+  # tools/long-checks/asan-all.sh runs all of them under the sanitizers.
   echo "==> sanitizer build (ASan+UBSan) and test"
   configure_build "$here/build/asan" -DCMAKE_BUILD_TYPE=Debug -DMESH_WERROR=ON -DMESH_SANITIZE=ON
   (cd "$here/build/asan" && ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest -j "$jobs" --output-on-failure --timeout 900 --label-exclude bench \
-      --exclude-regex '^integration\.update_(fixture|test)$')
+    ctest -j "$jobs" --output-on-failure --timeout 900 --label-exclude 'bench|browser' \
+      --exclude-regex '^integration\.(update_(fixture|test)|ci_cron_test)$')
   if [ -x "$here/tests/fuzz/run.sh" ]; then
     echo "==> fuzz targets (bounded)"
     FUZZ_SECONDS="${FUZZ_SECONDS:-20}" "$here/tests/fuzz/run.sh" "$here/build/fuzz"

@@ -34,6 +34,9 @@ inline std::set<std::string> up_peers(const Node& n) {
   return out;
 }
 
+// What each node says of its peers and links: printed when pairing does not complete.
+std::string pairing_report(const std::vector<const Node*>& nodes);
+
 struct Trio {
   TempDir dir;
   Node a{dir.path(), "alice"}, b{dir.path(), "bob"}, c{dir.path(), "carol"};
@@ -60,7 +63,8 @@ struct Trio {
                  up_peers(b) == std::set<std::string>{"alice", "carol"} &&
                  up_peers(c) == std::set<std::string>{"alice", "bob"};
         },
-        std::chrono::seconds(45)));
+        std::chrono::seconds(90)))  // generous: a loaded sanitizer run once needed more than 45
+        << pairing_report({&a, &b, &c});
   }
 
   // The real git client, isolated from the user's configuration.
@@ -170,6 +174,20 @@ inline std::vector<std::string> log_lines_with(const Node& n, const std::string&
   std::istringstream in(log_text(n));
   for (std::string line; std::getline(in, line);) {
     if (line.find(needle) != std::string::npos) out.push_back(line);
+  }
+  return out;
+}
+
+inline std::string pairing_report(const std::vector<const Node*>& nodes) {
+  std::string out;
+  for (const Node* n : nodes) {
+    auto p = n->mesh({"--json", "peers"});
+    out += "== " + n->name() + ": mesh peers exit " + std::to_string(p.exit) + "\n" + p.out +
+           p.err;
+    auto lines = log_lines_with(*n, "links: ");
+    for (const auto& l : log_lines_with(*n, "team: ")) lines.push_back(l);
+    if (lines.size() > 30) lines.erase(lines.begin(), lines.end() - 30);
+    for (const auto& l : lines) out += "  " + l + "\n";
   }
   return out;
 }

@@ -245,7 +245,8 @@ class SimNet {
   // Advances time by ms, ticking once a second, pumping in between.
   void advance(std::uint64_t ms);
   // Pumps and ticks (advancing by step_ms) until pred() or max_ms of simulated time; real
-  // background work (checkouts, jobs) gets a moment between steps.
+  // background work (checkouts, jobs) gets a moment between steps, and once max_ms is spent it
+  // gets up to a minute of real time in all, with the simulated clock stopped.
   bool until(const std::function<bool()>& pred, std::uint64_t max_ms = 60'000,
              std::uint64_t step_ms = 100);
   // Replication's part: node publishes a refs event for a push it received.

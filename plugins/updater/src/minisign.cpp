@@ -61,6 +61,8 @@ bool has_control_bytes(std::string_view s) {
   return false;
 }
 
+// As minisign prints it (`%PRIX64` of the little-endian id): uppercase, no leading zeros, so
+// the id in our messages is the one in the key file's comment and in `minisign -G`'s output.
 std::string key_id_hex(const KeyId& id) {
   static constexpr char digits[] = "0123456789ABCDEF";
   std::string s;
@@ -68,7 +70,8 @@ std::string key_id_hex(const KeyId& id) {
     s += digits[id[i] >> 4];
     s += digits[id[i] & 15];
   }
-  return s;
+  auto first = s.find_first_not_of('0');
+  return first == std::string::npos ? std::string("0") : s.substr(first);
 }
 
 Status check_global(const PublicKey& key, const Signature& sig) {

@@ -62,6 +62,18 @@ TEST_F(Minisign, PublicKeyFileAndBareLineParseToTheSameKey) {
   EXPECT_NE(key_.pub_text.find(from_file->id_hex()), std::string::npos) << from_file->id_hex();
 }
 
+TEST(MinisignKeyId, PrintedAsMinisignPrintsItWithoutLeadingZeros) {
+  // minisign formats the id with %PRIX64: a key whose id starts with a zero nibble (one key in
+  // sixteen) shows 15 digits in its comment, and ours must match it.
+  PublicKey k;
+  k.key_id = {0xDD, 0xC4, 0xF1, 0xA3, 0x8D, 0xDC, 0xDA, 0x03};
+  EXPECT_EQ(k.id_hex(), "3DADC8DA3F1C4DD");
+  k.key_id = {0x01, 0, 0, 0, 0, 0, 0, 0x80};
+  EXPECT_EQ(k.id_hex(), "8000000000000001");
+  k.key_id = {};
+  EXPECT_EQ(k.id_hex(), "0");
+}
+
 TEST_F(Minisign, MalformedPublicKeysAreRefused) {
   std::string line = key_.pub_text.substr(key_.pub_text.find('\n') + 1);
   for (const std::string& bad : std::vector<std::string>{

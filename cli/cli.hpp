@@ -65,6 +65,9 @@ std::string str(const boost::json::value& v, std::string_view key);
 std::int64_t num(const boost::json::value& v, std::string_view key);
 // A peer's "joined" record for tables: "2m ago via our invite, code 123456"; "" without one.
 std::string joined_text(const boost::json::value& peer);
+// How a peer is reached, for tables: "direct since 5m ago", "relay since 12s ago", "none"
+// (its "reach" and "reach_since_ms"; the reach alone when the time is not known).
+std::string reach_text(const boost::json::value& peer);
 
 struct Command {
   // A constructor rather than an aggregate: entries may leave out details and flags.

@@ -103,6 +103,13 @@ std::string joined_text(const json::value& peer) {
   return text;
 }
 
+std::string reach_text(const json::value& peer) {
+  std::string reach = str(peer, "reach");
+  if (reach.empty()) return "?";  // a daemon older than the reach field
+  auto since = num(peer, "reach_since_ms");
+  return since > 0 ? reach + " since " + ago(since) : reach;
+}
+
 // Parses a command's own arguments; false (and usage printed) on a usage error.
 bool parse_args(const std::vector<std::string>& args, const po::options_description& desc,
                 const po::positional_options_description& pos, po::variables_map* vm, int* code) {

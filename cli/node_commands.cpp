@@ -204,9 +204,9 @@ void render_status(const json::value& doc, bool wide) {
   const auto& peers = array_at(doc, "peers");
   std::cout << "\npeers" << (peers.empty() ? ": none yet (invite one: mesh invite)" : "") << "\n";
   if (!peers.empty()) {
-    Table t({"NAME", "ID", "STATE", "LAST SEEN", "JOINED"}, "  ");
+    Table t({"NAME", "ID", "STATE", "REACH", "LAST SEEN", "JOINED"}, "  ");
     for (const auto& p : peers) {
-      t.add({str(p, "name"), shown_id(str(p, "id"), wide), str(p, "state"),
+      t.add({str(p, "name"), shown_id(str(p, "id"), wide), str(p, "state"), reach_text(p),
              ago(num(p, "last_seen_ms")), joined_text(p)});
     }
     std::cout << t.render();

@@ -201,9 +201,9 @@ int cmd_peers(const Globals& g, std::vector<std::string> args) {
       return;
     }
     warn_shared_names(doc, wide);
-    Table t({"NAME", "ID", "STATE", "LAST SEEN", "JOINED", "ADDRESSES"});
+    Table t({"NAME", "ID", "STATE", "REACH", "LAST SEEN", "JOINED", "ADDRESSES"});
     for (const auto& p : doc.as_array()) {
-      t.add({str(p, "name"), shown_id(str(p, "id"), wide), str(p, "state"),
+      t.add({str(p, "name"), shown_id(str(p, "id"), wide), str(p, "state"), reach_text(p),
              ago(num(p, "last_seen_ms")), joined_text(p), joined(strings_at(p, "addresses"), ",")});
     }
     std::cout << t.render();

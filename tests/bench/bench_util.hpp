@@ -221,6 +221,7 @@ class GitDaemon {
       std::string base_arg = "--base-path=" + base.string();
       pid_ = ::fork();
       if (pid_ == 0) {
+        ::setpgid(0, 0);  // stop() ends the daemon and its connection children together
         int null = ::open("/dev/null", O_RDWR);
         ::dup2(null, 0);
         ::dup2(null, 1);
@@ -240,7 +241,7 @@ class GitDaemon {
   }
   void stop() {
     if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
+      ::kill(-pid_, SIGTERM);
       ::waitpid(pid_, nullptr, 0);
     }
     pid_ = -1;

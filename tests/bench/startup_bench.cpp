@@ -1,6 +1,7 @@
 // Daemon start-to-ready time and idle RSS (test plugin loaded), each printed next to a
 // baseline measured in the same run: `git daemon` started the same way on the same machine.
 // Figures only: nothing here asserts a time.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +49,14 @@ int main() {
     auto t0 = Clock::now();
     pid_t pid = ::fork();
     if (pid == 0) {
+      // Its own process group, and no handle on the bench's output: a connection child that
+      // outlives the daemon must not keep CTest waiting for the output pipe to close (once seen:
+      // the bench finished, then timed out).
+      ::setpgid(0, 0);
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
       ::execlp("git", "git", "daemon", "--reuseaddr", "--listen=127.0.0.1", port_arg.c_str(),
                base.c_str(), "--export-all", static_cast<char*>(nullptr));
       _exit(127);
@@ -59,7 +68,7 @@ int main() {
       std::this_thread::sleep_for(std::chrono::seconds(2));
       git_rss = status_kib(pid, "VmRSS:");
     }
-    ::kill(pid, SIGTERM);
+    ::kill(-pid, SIGTERM);  // the daemon and any connection child still running
     ::waitpid(pid, nullptr, 0);
   }
 

@@ -41,7 +41,7 @@ jobs:
   ASSERT_FALSE(id.empty()) << push.err;
   EXPECT_NE(line.find("queued (build, test) -> carol"), std::string::npos) << line;
   ASSERT_TRUE(eventually([&] { return state_on(t.a, "app", id) == "passed"; }, 60s))
-      << state_on(t.a, "app", id);
+      << explain_run(t.all(), t.a, "app", id);
   ASSERT_TRUE(eventually([&] { return state_on(t.c, "app", id) == "passed"; }, 20s));
   auto run = run_on(t.c, "app", id);
   EXPECT_EQ(run.at("runner").at("name").as_string(), "carol");
@@ -120,7 +120,7 @@ jobs:
   std::string ids = run_of_push(ps);
   ASSERT_FALSE(ids.empty()) << ps.err;
   ASSERT_TRUE(eventually([&] { return state_on(t.a, "app", ids) == "passed"; }, 60s))
-      << state_on(t.a, "app", ids);
+      << explain_run(t.all(), t.a, "app", ids);
   for (Node* n : t.all()) {
     std::string log;
     ASSERT_TRUE(eventually(

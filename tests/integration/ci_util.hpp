@@ -46,6 +46,19 @@ inline std::string logs_on(const Node& n, const std::string& repo, const std::st
   return p.out;
 }
 
+// Everything there is to say about run `id` when a test's wait for it fails: the run as n
+// shows it (attempts, reasons, jobs), its logs, and each node's log lines that name it.
+inline std::string explain_run(const std::vector<Node*>& nodes, const Node& n,
+                               const std::string& repo, const std::string& id) {
+  std::string out = n.mesh({"ci", "status", repo, "--run", id}).out;
+  out += "-- logs on " + n.name() + ":\n" + n.mesh({"ci", "logs", repo, id}).out;
+  for (const Node* m : nodes) {
+    out += "-- " + m->name() + "'s log:\n";
+    for (const auto& l : log_lines_with(*m, id.substr(0, 12))) out += "  " + l + "\n";
+  }
+  return out;
+}
+
 // The short run id a push printed ("remote: mesh: CI run 3f2a1b2c3d4e queued (...) -> carol").
 inline std::string run_of_push(const Proc& push, std::string* line = nullptr) {
   std::smatch m;

@@ -56,6 +56,16 @@ std::set<std::string> listed_peers(const Node& n) {
   return out;
 }
 
+// The "reach" n's `mesh peers --json` gives for the member called name ("" if not listed).
+std::string reach_of(const Node& n, const std::string& name) {
+  auto doc = n.mesh_json({"peers"});
+  if (!doc.is_array()) return "";
+  for (const auto& p : doc.as_array()) {
+    if (p.at("name").as_string() == name) return std::string(p.at("reach").as_string());
+  }
+  return "";
+}
+
 std::string id_of(const Node& n) {
   return std::string(n.mesh_json({"id"}).at("id").as_string());
 }
@@ -199,16 +209,18 @@ TEST(Team, OfflineNodeCatchesUpExactlyOnceInOrder) {
 
 TEST(Team, EventsReachAMemberThroughARelay) {
   // A and C advertise addresses nobody can dial, so the only path between them is B, which
-  // has working addresses for both (the invite's --addr, and C dialling B).
+  // has working addresses for both (the invite's --addr, and C dialling B). Discovery is off:
+  // a beacon would hand A and C each other's real address.
   TempDir dir("line");
   Node a(dir.path(), "alice"), b(dir.path(), "bob"), c(dir.path(), "carol");
   a.write_config({"test-hello"}, "");
   b.write_config({"test-hello"});
   c.write_config({"test-hello"});
-  for (Node* n : {&a, &c}) {
+  for (Node* n : {&a, &b, &c}) {
     std::ifstream in(n->root() / "mesh.toml");
     std::string text((std::istreambuf_iterator<char>(in)), {});
-    text.replace(text.find("[http]\n"), 7, "[http]\nadvertise = [\"127.0.0.1:9\"]\n");
+    if (n != &b) text.replace(text.find("[http]\n"), 7, "[http]\nadvertise = [\"127.0.0.1:9\"]\n");
+    text.replace(text.find("[discovery]\n"), 12, "[discovery]\nenabled = false\n");
     std::ofstream(n->root() / "mesh.toml", std::ios::trunc) << text;
   }
   for (Node* n : {&a, &b, &c}) ASSERT_EQ(n->start().exit, 0);
@@ -221,8 +233,20 @@ TEST(Team, EventsReachAMemberThroughARelay) {
   EXPECT_TRUE(eventually([&] { return seen_from(c, alice).size() >= 20; }, kConverge))
       << c.mesh({"hello-seen"}).out;
   EXPECT_EQ(seen_from(c, alice), iota(1, 20));
-  // And the heartbeats relayed through B show A as up on C although they never linked.
+  // And the heartbeats relayed through B show A as up on C although they never linked, and
+  // C says how it reaches each: A only through a relay, B directly.
   EXPECT_TRUE(eventually([&] { return up_peers(c).count("alice") == 1; }, kConverge));
+  EXPECT_EQ(reach_of(c, "alice"), "relay");
+  EXPECT_EQ(reach_of(c, "bob"), "direct");
+  auto table = c.mesh({"peers"});
+  EXPECT_NE(table.out.find("REACH"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("direct since "), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("relay"), std::string::npos) << table.out;
+  // With B gone, C reaches neither: both "none" once their heartbeats are too old.
+  ASSERT_EQ(b.stop().exit, 0);
+  EXPECT_TRUE(eventually(
+      [&] { return reach_of(c, "alice") == "none" && reach_of(c, "bob") == "none"; }, kConverge))
+      << c.mesh({"peers"}).out;
 }
 
 TEST(Team, BadTokensAreRefusedClearlyAndChangeNothing) {

@@ -34,6 +34,21 @@ inline std::set<std::string> up_peers(const Node& n) {
   return out;
 }
 
+// Members n is linked to directly (`mesh peers` reach "direct"), up or not.
+inline std::set<std::string> linked_peers(const Node& n) {
+  auto p = n.mesh({"--json", "peers"});
+  std::set<std::string> out;
+  if (p.exit != 0) return out;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(p.out, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& e : v.as_array()) {
+    const auto* reach = e.as_object().if_contains("reach");
+    if (reach && *reach == "direct") out.insert(std::string(e.at("name").as_string()));
+  }
+  return out;
+}
+
 // What each node says of its peers and links: printed when pairing does not complete.
 std::string pairing_report(const std::vector<const Node*>& nodes);
 
@@ -49,7 +64,9 @@ struct Trio {
     std::filesystem::create_directories(home);
   }
   std::vector<Node*> all() { return {&a, &b, &c}; }
-  // Starts all three, pairs A-B and B-C, and waits until everyone sees everyone up.
+  // Starts all three, pairs A-B and B-C, and waits until everyone sees everyone up over a link
+  // of its own (up alone can be heartbeats relayed by B: a test that then stops B would find
+  // A and C cut off from each other).
   void start_and_pair() {
     for (Node* n : all()) {
       auto p = n->start();
@@ -61,7 +78,9 @@ struct Trio {
         [&] {
           return up_peers(a) == std::set<std::string>{"bob", "carol"} &&
                  up_peers(b) == std::set<std::string>{"alice", "carol"} &&
-                 up_peers(c) == std::set<std::string>{"alice", "bob"};
+                 up_peers(c) == std::set<std::string>{"alice", "bob"} &&
+                 linked_peers(a) == std::set<std::string>{"bob", "carol"} &&
+                 linked_peers(c) == std::set<std::string>{"alice", "bob"};
         },
         std::chrono::seconds(90)))  // generous: a loaded sanitizer run once needed more than 45
         << pairing_report({&a, &b, &c});

@@ -22,6 +22,39 @@ TEST(GossipEngine, RosterConvergesTransitively) {
   EXPECT_EQ(peers.size(), 2u);
 }
 
+// peers() says since when a member is linked, and since when it no longer is (what `mesh
+// peers` shows as its reach).
+TEST(GossipEngine, PeersCarryWhenTheirLinkCameUpAndWentDown) {
+  Team t(false);  // A and C only through B
+  auto find = [](Node& n, const PublicKey& key) {
+    for (auto& p : n.engine->peers()) {
+      if (p.member.key == key) return p;
+    }
+    ADD_FAILURE() << "not a peer";
+    return PeerState{};
+  };
+  auto a_on_c = find(t.c, t.a.key());
+  EXPECT_FALSE(a_on_c.linked);
+  EXPECT_EQ(a_on_c.linked_since_ms, 0u);
+  EXPECT_EQ(a_on_c.unlinked_since_ms, 0u);
+  std::uint64_t up_at = g_now.load();
+  auto b_on_c = find(t.c, t.b.key());
+  EXPECT_TRUE(b_on_c.linked);
+  EXPECT_LE(b_on_c.linked_since_ms, up_at);
+  EXPECT_GT(b_on_c.linked_since_ms, 0u);
+  g_now += 7'000;
+  t.net.disconnect(t.b, t.c);
+  b_on_c = find(t.c, t.b.key());
+  EXPECT_FALSE(b_on_c.linked);
+  EXPECT_EQ(b_on_c.linked_since_ms, 0u);
+  EXPECT_EQ(b_on_c.unlinked_since_ms, g_now.load());
+  g_now += 1'000;
+  t.net.connect(t.b, t.c);
+  b_on_c = find(t.c, t.b.key());
+  EXPECT_TRUE(b_on_c.linked);
+  EXPECT_EQ(b_on_c.linked_since_ms, g_now.load());
+}
+
 TEST(GossipEngine, RosterChangeCallbackAndReopen) {
   Net net;
   Node a("alice"), b("bob");

@@ -273,6 +273,13 @@ json::array Team::peers_json() const {
                       {"state", p.up ? "up" : "down"},
                       {"addresses", addrs},
                       {"last_seen_ms", static_cast<std::int64_t>(p.last_seen_ms)}};
+    // How this node reaches it: over a link of its own, only through a relay (heard from, but
+    // not linked), or not at all; and since when, where that is known.
+    auto [reach, since] = p.linked ? std::pair{"direct", p.linked_since_ms}
+                          : p.up   ? std::pair{"relay", p.unlinked_since_ms}
+                                   : std::pair{"none", p.last_seen_ms};
+    peer["reach"] = reach;
+    if (since > 0) peer["reach_since_ms"] = static_cast<std::int64_t>(since);
     if (std::find(shared.begin(), shared.end(), p.member.name) != shared.end()) {
       peer["name_shared"] = true;
     }

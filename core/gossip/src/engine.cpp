@@ -148,6 +148,7 @@ class EngineImpl final : public Engine {
         return;
       }
       Link& l = links_[peer];
+      if (!l.send) l.up_ms = now();
       l.send = ptr;
       push = l.have_vv;  // their hello came first
       if (push) l.pending = true;
@@ -163,7 +164,12 @@ class EngineImpl final : public Engine {
 
   void link_down(const PublicKey& peer) override {
     std::lock_guard lock(mu_);
-    links_.erase(peer);
+    auto it = links_.find(peer);
+    if (it == links_.end()) return;
+    if (it->second.send && (seen_.count(peer) || seen_.size() < kMaxSeen)) {
+      seen_[peer].link_down_ms = now();
+    }
+    links_.erase(it);
   }
 
   void on_message(const PublicKey& peer, std::string_view message) override {
@@ -257,11 +263,13 @@ class EngineImpl final : public Engine {
         p.last_seen_ms = s->second.last_seen_ms;
         p.heartbeat = s->second.heartbeat;
         p.left = s->second.left;
+        p.unlinked_since_ms = s->second.link_down_ms;
       }
       p.up = !p.left && p.last_seen_ms > 0 &&
              t <= p.last_seen_ms + static_cast<std::uint64_t>(opts_.up_window.count());
       auto l = links_.find(m.key);
       p.linked = l != links_.end() && l->second.send;
+      if (p.linked) p.linked_since_ms = l->second.up_ms;
       p.member = std::move(m);
       out.push_back(std::move(p));
     }
@@ -304,6 +312,7 @@ class EngineImpl final : public Engine {
     bool have_vv = false;
     bool pending = false;  // an anti-entropy round is unfinished (budget or backpressure)
     bool pushing = false;  // a round is running on some thread
+    std::uint64_t up_ms = 0;  // when link_up attached it
   };
   struct Seen {
     std::uint64_t last_seen_ms = 0;
@@ -311,6 +320,7 @@ class EngineImpl final : public Engine {
     // A goodbye came (with this live seq): down until a later heartbeat or a new link's hello.
     bool left = false;
     std::uint64_t bye_seq = 0;
+    std::uint64_t link_down_ms = 0;  // when its last link went down
   };
 
   std::uint64_t now() const { return opts_.now_ms ? opts_.now_ms() : system_now_ms(); }

@@ -238,8 +238,9 @@ jobs:
   std::thread sse([&] {
     events = run({"curl", "-sN", "--max-time", "15", t.b.http_url("/events?ch=ci/run/" + full)});
   });
-  ASSERT_TRUE(eventually([&] { return state_on(t.b, "app", id) == "passed"; }, 40s));
-  sse.join();
+  bool passed = eventually([&] { return state_on(t.b, "app", id) == "passed"; }, 40s);
+  sse.join();  // before any assertion can return (curl ends by --max-time at the latest)
+  ASSERT_TRUE(passed) << explain_run(t.all(), t.b, "app", id);
   EXPECT_NE(events.out.find("event: log"), std::string::npos) << events.out;
   EXPECT_NE(events.out.find("second-line"), std::string::npos) << events.out;
   EXPECT_NE(events.out.find("event: section"), std::string::npos) << events.out;

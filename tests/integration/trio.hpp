@@ -20,8 +20,8 @@ inline std::string invite(const Node& n) {
   return doc.is_object() ? std::string(doc.at("token").as_string()) : "";
 }
 
-// Members listed by `mesh peers` on n with state up.
-inline std::set<std::string> up_peers(const Node& n) {
+// Members `mesh peers --json` on n lists with `key` set to `value`.
+inline std::set<std::string> peers_with(const Node& n, const char* key, const char* value) {
   auto p = n.mesh({"--json", "peers"});
   std::set<std::string> out;
   if (p.exit != 0) return out;
@@ -29,24 +29,20 @@ inline std::set<std::string> up_peers(const Node& n) {
   auto v = boost::json::parse(p.out, ec);
   if (ec || !v.is_array()) return out;
   for (const auto& e : v.as_array()) {
-    if (e.at("state").as_string() == "up") out.insert(std::string(e.at("name").as_string()));
+    const auto* field = e.as_object().if_contains(key);
+    if (field && *field == value) out.insert(std::string(e.at("name").as_string()));
   }
   return out;
 }
 
-// Members n is linked to directly (`mesh peers` reach "direct"), up or not.
+// Members n lists as up (heard from, directly or through a relay).
+inline std::set<std::string> up_peers(const Node& n) {
+  return peers_with(n, "state", "up");
+}
+
+// Members n is linked to directly (reach "direct"), up or not.
 inline std::set<std::string> linked_peers(const Node& n) {
-  auto p = n.mesh({"--json", "peers"});
-  std::set<std::string> out;
-  if (p.exit != 0) return out;
-  boost::system::error_code ec;
-  auto v = boost::json::parse(p.out, ec);
-  if (ec || !v.is_array()) return out;
-  for (const auto& e : v.as_array()) {
-    const auto* reach = e.as_object().if_contains("reach");
-    if (reach && *reach == "direct") out.insert(std::string(e.at("name").as_string()));
-  }
-  return out;
+  return peers_with(n, "reach", "direct");
 }
 
 // What each node says of its peers and links: printed when pairing does not complete.

@@ -30,6 +30,9 @@ struct Peer {
   std::string last_good;
   std::vector<std::string> hints;
   Clock::time_point last_rx{};  // last message on the current link
+  // The link the engine was last told of (sync_engine), and whether it was told of one at all.
+  std::weak_ptr<http::WsConnection> told;
+  bool engine_linked = false;
 };
 
 // How long a stopping node waits for its goodbye to leave (a link that cannot write it in this
@@ -102,6 +105,7 @@ class State : public std::enable_shared_from_this<State> {
 
   void refresh() {
     std::vector<std::shared_ptr<http::WsConnection>> close;
+    std::vector<PublicKey> removed;
     {
       std::lock_guard lock(mu_);
       if (stopped_) return;
@@ -109,10 +113,12 @@ class State : public std::enable_shared_from_this<State> {
         if (peer.link && !engine_.roster().is_member(key)) {
           spdlog::info("links: closing the link to removed member {}", key.short_id());
           close.push_back(std::move(peer.link));
+          removed.push_back(key);
         }
       }
     }
     for (auto& l : close) l->close();
+    for (const auto& key : removed) sync_engine(key);
     dial_due();
   }
 
@@ -282,9 +288,36 @@ class State : public std::enable_shared_from_this<State> {
           }
           if (current) {
             spdlog::info("links: link to {} closed: {}", key.short_id(), reason);
-            self->engine_.link_down(key);
+            self->sync_engine(key);
           }
         });
+    sync_engine(key);
+  }
+
+  // Tells the engine which link to key is current now, if that changed since it was last told.
+  // Adopting and closing run on different I/O threads; when each told the engine of its own
+  // link after leaving the lock, a replaced link's link_up could land after its replacement's,
+  // and the engine sent on the closed link for good (the peer heard nothing from this node
+  // while this node heard the peer fine: seen under a loaded ASan run). Here the calls are
+  // made in the order the decisions were taken, and each reports the state as it is.
+  void sync_engine(const PublicKey& key) {
+    std::lock_guard order(engine_order_mu_);
+    std::shared_ptr<http::WsConnection> current;
+    {
+      std::lock_guard lock(mu_);
+      auto it = peers_.find(key);
+      if (it == peers_.end()) return;
+      Peer& peer = it->second;
+      current = peer.link;
+      if (current ? peer.told.lock() == current : !peer.engine_linked) return;
+      peer.told = current;
+      peer.engine_linked = current != nullptr;
+    }
+    if (!current) {
+      engine_.link_down(key);
+      return;
+    }
+    std::weak_ptr<http::WsConnection> weak_link = current;
     engine_.link_up(key, [weak_link](std::string message) {
       auto l = weak_link.lock();
       return l && l->send(std::move(message));
@@ -296,6 +329,7 @@ class State : public std::enable_shared_from_this<State> {
   LinkManagerOptions opts_;
   asio::steady_timer timer_;
   mutable std::mutex mu_;
+  std::mutex engine_order_mu_;  // held across engine link_up/link_down (sync_engine); never under mu_
   std::map<PublicKey, Peer> peers_;
   bool stopped_ = false;
   std::mt19937_64 rng_{std::random_device{}()};

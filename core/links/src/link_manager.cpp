@@ -329,8 +329,8 @@ class State : public std::enable_shared_from_this<State> {
   LinkManagerOptions opts_;
   asio::steady_timer timer_;
   mutable std::mutex mu_;
-  std::mutex
-      engine_order_mu_;  // held across engine link_up/link_down (sync_engine); never under mu_
+  // Held across the engine's link_up/link_down (sync_engine); never taken under mu_.
+  std::mutex engine_order_mu_;
   std::map<PublicKey, Peer> peers_;
   bool stopped_ = false;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -6,8 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "limits.hpp"
-// By path: the replication plugin has a names.hpp too, earlier on the include path.
+// By path: the replication plugin has a names.hpp and the issues plugin a limits.hpp, both
+// earlier on the include path.
+#include "../../plugins/ci/src/limits.hpp"
 #include "../../plugins/ci/src/names.hpp"
 #include "pipeline.hpp"
 

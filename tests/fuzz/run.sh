@@ -53,7 +53,7 @@ declare -A sources=(
   [fuzz_ci_records]="$ci_records"
   [fuzz_ci_masker]="$repo/core/jobs/src/secret_masker.cpp"
   [fuzz_updater_peer_http]="$updater/peer_http.cpp $updater/errors.cpp"
-  [fuzz_config_load]="$repo/core/config/src/config.cpp $repo/core/config/src/gossip_table.cpp"
+  [fuzz_config_load]="$repo/core/config/src/config.cpp $repo/core/config/src/gossip_table.cpp $repo/core/config/src/toml_prescan.cpp"
 )
 
 # toml++ is compiled into fuzz_config_load (header-only, so its parser is instrumented) with its
@@ -105,18 +105,25 @@ object_of() {  # source -> object path (relative to the repo, so clones share cc
   local rel="${1#"$repo"/}"
   echo "$out/obj/${rel//\//_}.o"
 }
+# toml++ 3.3.0 (Debian 12) reaches __builtin_unreachable() in its Unicode whitespace table for
+# some non-ASCII input (upstream issues #190 and #295, fixed after 3.3.0 by PR #305, which
+# returns false there): UBSan's unreachable check is off for fuzz_config_load's objects, every
+# other check stays on. The loader refuses the common trigger (non-ASCII outside strings and
+# comments, core/config/src/toml_prescan.hpp) itself.
+declare -A target_flags=([fuzz_config_load]="-fno-sanitize=unreachable")
 for target in "${targets[@]}"; do
   echo "== build $target"
+  read -r -a extra <<<"${target_flags[$target]:-}"
   objects=()
   for src in "$here/$target.cpp" ${sources[$target]} "${common[@]}"; do
     obj="$(object_of "$src")"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] ||
        { [[ "$src" == */config.cpp ]] && [ "$gen_header" -nt "$obj" ]; }; then
-      (cd "$repo" && "${compiler[@]}" "${flags[@]}" -c "${src#"$repo"/}" -o "$obj")
+      (cd "$repo" && "${compiler[@]}" "${flags[@]}" "${extra[@]}" -c "${src#"$repo"/}" -o "$obj")
     fi
     objects+=("$obj")
   done
-  "$cxx" "${flags[@]}" -o "$out/$target" "${objects[@]}" "${libs[@]}"
+  "$cxx" "${flags[@]}" "${extra[@]}" -o "$out/$target" "${objects[@]}" "${libs[@]}"
 done
 
 # Runs one target for $seconds; its summary lines go to stdout, the whole log to a file.

@@ -12,6 +12,7 @@
 #include "default_toml.hpp"
 #include "gossip_table.hpp"
 #include "mesh/base/files.hpp"
+#include "toml_prescan.hpp"
 
 namespace mesh::config {
 namespace {
@@ -568,6 +569,10 @@ Result<Config> parse(std::string_view text, std::string_view source) {
   if (text.size() > kMaxConfigBytes) {
     return make_error(Errc::limit, std::string(source) + ": larger than " +
                                        std::to_string(kMaxConfigBytes) + " bytes");
+  }
+  if (auto bad = detail::prescan_toml(text)) {
+    return make_error(Errc::invalid, std::string(source) + ":" + std::to_string(bad->line) +
+                                         ":" + std::to_string(bad->column) + ": " + bad->what);
   }
   Parser p(source);
   try {

@@ -442,8 +442,8 @@ TEST(Config, MalformedTableHeadersAreErrorsWithTheirLine) {
 // (fuzz_config_load, UBSan): the loader refuses them first, with the line and column, and
 // keeps them where TOML allows them.
 TEST(Config, NonAsciiOutsideStringsIsRefusedWithItsPlaceAndAllowedInStringsAndComments) {
-  for (const char* text : {"a = [1, 2\xca\x8a]\n", "[node]\nname = \"x\"\n\xc3\xa9 = 1\n",
-                           "a = 1 \xe3\x80\x80\n"}) {
+  for (const char* text :
+       {"a = [1, 2\xca\x8a]\n", "[node]\nname = \"x\"\n\xc3\xa9 = 1\n", "a = 1 \xe3\x80\x80\n"}) {
     auto r = parse(text, "mesh.toml");
     ASSERT_FALSE(r) << text;
     EXPECT_TRUE(r.error().message.starts_with("mesh.toml:")) << r.error().message;

@@ -571,8 +571,8 @@ Result<Config> parse(std::string_view text, std::string_view source) {
                                        std::to_string(kMaxConfigBytes) + " bytes");
   }
   if (auto bad = detail::prescan_toml(text)) {
-    return make_error(Errc::invalid, std::string(source) + ":" + std::to_string(bad->line) +
-                                         ":" + std::to_string(bad->column) + ": " + bad->what);
+    return make_error(Errc::invalid, std::string(source) + ":" + std::to_string(bad->line) + ":" +
+                                         std::to_string(bad->column) + ": " + bad->what);
   }
   Parser p(source);
   try {

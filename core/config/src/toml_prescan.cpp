@@ -22,8 +22,9 @@ class Scanner {
       } else if (c == '\'') {
         if (auto e = string_body("'", false)) return e;
       } else if (static_cast<unsigned char>(c) >= 0x80) {
-        return fail("a non-ASCII character outside a string or a comment (TOML allows them "
-                    "only in quoted strings and comments)");
+        return fail(
+            "a non-ASCII character outside a string or a comment (TOML allows them "
+            "only in quoted strings and comments)");
       } else {
         advance(1);
       }

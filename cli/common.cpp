@@ -40,8 +40,8 @@ std::string daemon_down_message(const Globals& g) {
   fs::path shown = fs::absolute(g.root, ec);
   if (ec) shown = g.root;
   // The contract's sentence first (scripts match it), then which root was looked at.
-  std::string out = "the mesh daemon is not running (start it with: mesh start); looked in " +
-                    shown.string();
+  std::string out =
+      "the mesh daemon is not running (start it with: mesh start); looked in " + shown.string();
   if (!fs::exists(g.root, ec)) out += ", which does not exist";
   if (g.root_flag) out += "; for this root: " + start_hint(g);
   return out;

@@ -197,8 +197,7 @@ inline std::string pairing_report(const std::vector<const Node*>& nodes) {
   std::string out;
   for (const Node* n : nodes) {
     auto p = n->mesh({"--json", "peers"});
-    out += "== " + n->name() + ": mesh peers exit " + std::to_string(p.exit) + "\n" + p.out +
-           p.err;
+    out += "== " + n->name() + ": mesh peers exit " + std::to_string(p.exit) + "\n" + p.out + p.err;
     auto lines = log_lines_with(*n, "links: ");
     for (const auto& l : log_lines_with(*n, "team: ")) lines.push_back(l);
     if (lines.size() > 30) lines.erase(lines.begin(), lines.end() - 30);

@@ -310,8 +310,8 @@ class EngineImpl final : public Engine {
     SendPtr send;            // null until link_up (a hello may arrive first)
     VersionVector their_vv;  // what the peer has, as far as we know
     bool have_vv = false;
-    bool pending = false;  // an anti-entropy round is unfinished (budget or backpressure)
-    bool pushing = false;  // a round is running on some thread
+    bool pending = false;     // an anti-entropy round is unfinished (budget or backpressure)
+    bool pushing = false;     // a round is running on some thread
     std::uint64_t up_ms = 0;  // when link_up attached it
   };
   struct Seen {

@@ -34,11 +34,11 @@ inline constexpr std::string_view kGoodbyeTopic = "heartbeat.bye";
 
 struct PeerState {
   Member member;
-  bool up = false;      // heard from within the last 15 s
-  bool linked = false;  // a link is attached right now
+  bool up = false;                      // heard from within the last 15 s
+  bool linked = false;                  // a link is attached right now
   std::uint64_t linked_since_ms = 0;    // when the attached link came up (0: not linked)
   std::uint64_t unlinked_since_ms = 0;  // when its last link went down (0: none has)
-  bool left = false;    // it said goodbye (stopped cleanly) and has not been heard from since
+  bool left = false;  // it said goodbye (stopped cleanly) and has not been heard from since
   std::uint64_t last_seen_ms = 0;
   std::string heartbeat;  // the last heartbeat payload (JSON), empty if none
 };

@@ -81,6 +81,11 @@ struct ProxiedTrio : Trio {
     proxy(x, y).cut();
     proxy(y, x).cut();
   }
+  // Traffic between x and y is dropped silently (connections hang instead of failing).
+  void blackhole(const Node& x, const Node& y) {
+    proxy(x, y).blackhole();
+    proxy(y, x).blackhole();
+  }
   void heal(const Node& x, const Node& y) {
     proxy(x, y).heal();
     proxy(y, x).heal();

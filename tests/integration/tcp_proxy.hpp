@@ -1,6 +1,8 @@
 // A userspace TCP proxy on 127.0.0.1 for cutting and healing links between real daemons in a
 // test: every byte is forwarded to the target port until cut(), which closes every connection
-// through it and refuses new ones until heal(). (No netem or iptables here: PLATFORM.md.)
+// through it and refuses new ones until heal(), or blackhole(), which keeps every connection
+// open and forwards nothing (a route that drops packets silently: timeouts, not refusals).
+// (No netem or iptables here: PLATFORM.md.)
 #pragma once
 
 #include <arpa/inet.h>
@@ -65,8 +67,19 @@ class TcpProxy {
     cut_ = true;
     std::lock_guard lock(mu_);
     for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+    for (int fd : held_) ::close(fd);
+    held_.clear();
   }
-  void heal() { cut_ = false; }
+  void heal() {
+    cut_ = false;
+    hole_ = false;
+    std::lock_guard lock(mu_);
+    for (int fd : held_) ::close(fd);
+    held_.clear();
+  }
+  // From now on nothing passes in either direction, and new connections are accepted and then
+  // ignored, until heal() (which closes those) or cut().
+  void blackhole() { hole_ = true; }
   // Forwards at most this many bytes per second in each direction (0: no limit), for tests
   // that need a transfer to take a while.
   void throttle(std::size_t bytes_per_second) { rate_ = bytes_per_second; }
@@ -82,6 +95,11 @@ class TcpProxy {
       if (client < 0) continue;
       if (cut_) {
         ::close(client);
+        continue;
+      }
+      if (hole_) {
+        std::lock_guard lock(mu_);
+        held_.insert(client);
         continue;
       }
       int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -120,6 +138,10 @@ class TcpProxy {
     pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
     bool done = false;
     while (!done && !cut_) {
+      if (hole_) {  // hold both ends, read nothing: the sender's buffers fill, nothing arrives
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
       if (::poll(p, 2, 200) < 0) break;
       for (int i = 0; i < 2 && !done; ++i) {
         if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -156,11 +178,13 @@ class TcpProxy {
   int port_ = 0;
   int wake_[2] = {-1, -1};
   std::atomic<bool> cut_{false};
+  std::atomic<bool> hole_{false};
   std::atomic<std::size_t> rate_{0};
   std::atomic<bool> stopping_{false};
   std::thread accept_thread_;
   std::mutex mu_;
   std::set<int> open_;
+  std::set<int> held_;  // accepted while blackholed, never forwarded
   struct Conn {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;

@@ -45,6 +45,16 @@ inline std::set<std::string> linked_peers(const Node& n) {
   return peers_with(n, "reach", "direct");
 }
 
+// How n reaches the member called `name`: "direct", "relay", "none" ("" if not listed).
+inline std::string peer_reach(const Node& n, const std::string& name) {
+  auto doc = n.mesh_json({"peers"});
+  if (!doc.is_array()) return "";
+  for (const auto& p : doc.as_array()) {
+    if (p.at("name").as_string() == name) return std::string(p.at("reach").as_string());
+  }
+  return "";
+}
+
 // What each node says of its peers and links: printed when pairing does not complete.
 std::string pairing_report(const std::vector<const Node*>& nodes);
 

@@ -32,9 +32,14 @@ class WsLink final : public WsConnection, public std::enable_shared_from_this<Ws
     ws_.binary(true);
     ws_.read_message_max(kMaxWsMessage);
     ws_.auto_fragment(false);
-    // Server-suggested values on both sides: a 30 s handshake limit, and pings after 150 s of
-    // silence with a close after 300 s, so a dead peer is noticed by whichever side reads.
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    // A 30 s handshake limit; a ping after 10 s of silence and a close after 20 s, on both
+    // sides. Heartbeats cross every link every 5 s, so only a dead route is that quiet, and a
+    // route that drops packets silently (no reset ever comes) must not pass for a link: the
+    // engine would keep sending into it and call the member directly linked.
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = std::chrono::seconds(20);
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(beast::http::field::server, "mesh"); }));
   }

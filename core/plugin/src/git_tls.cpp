@@ -11,7 +11,11 @@
 namespace mesh::plugin {
 namespace {
 
-constexpr auto kTimeout = std::chrono::milliseconds(30'000);
+// Reaching a member and completing the TLS handshake takes well under a second on any route
+// that works; a route that drops packets silently must not hold a fetch for the whole I/O
+// bound, which is generous because upload-pack may think for a while before it answers.
+constexpr auto kConnectTimeout = std::chrono::milliseconds(5'000);
+constexpr auto kIoTimeout = std::chrono::milliseconds(30'000);
 
 // libgit2's stream registration is process-wide by nature; this is the connector it uses. The
 // latest install wins (only tests make more than one host in a process).
@@ -53,9 +57,10 @@ int s_connect(git_stream* gs) {
   auto* s = self(gs);
   auto connector = current_connector();
   if (!connector) return fail("the daemon offers no member connections");
-  auto c = connector->connect(s->host_port, std::nullopt, kTimeout);
+  auto c = connector->connect(s->host_port, std::nullopt, kConnectTimeout);
   if (!c) return fail(c.error().message);
   s->conn = std::move(*c);
+  s->conn->set_timeout(kIoTimeout);
   s->der = s->conn->peer_certificate();
   return 0;
 }

@@ -1,6 +1,12 @@
 // Host functions for peer connections (ABI 1.2): TLS 1.3 to another member, made by the core
 // with this node's certificate, so plugins never hold the node's key.
+#include <algorithm>
+#include <boost/json.hpp>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "host_api.hpp"
 #include "runtime.hpp"
@@ -14,6 +20,42 @@ constexpr auto kDefaultPeerTimeout = std::chrono::milliseconds(30'000);
 // A broken, timed-out or refused connection stays broken: the plugin closes it.
 int32_t peer_code(const Error& e) {
   return e.code == Errc::invalid ? MESH_E_INVALID : MESH_E_STATE;
+}
+
+// member id -> the address a connection to it last succeeded at (tried first the next time).
+// Process-wide like the connector: every plugin dials the same members.
+struct AddressBook {
+  std::mutex mu;
+  std::map<std::string, std::string> last_good;
+};
+AddressBook& address_book() {
+  static AddressBook book;
+  return book;
+}
+
+// The addresses `mesh peers --json` lists for member `id`, the one that last worked first.
+std::vector<std::string> addresses_of(const std::string& peers_json, const std::string& id) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(peers_json, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& e : v.as_array()) {
+    const auto* o = e.if_object();
+    const auto* pid = o ? o->if_contains("id") : nullptr;
+    if (!pid || !pid->is_string() || pid->as_string() != id) continue;
+    if (const auto* a = o->if_contains("addresses"); a && a->is_array()) {
+      for (const auto& x : a->as_array()) {
+        if (x.is_string() && x.as_string().size() <= kMaxHostPort) out.emplace_back(x.as_string());
+      }
+    }
+  }
+  auto& book = address_book();
+  std::lock_guard lock(book.mu);
+  if (auto it = book.last_good.find(id); it != book.last_good.end()) {
+    auto at = std::find(out.begin(), out.end(), it->second);
+    if (at != out.end()) std::rotate(out.begin(), at, at + 1);
+  }
+  return out;
 }
 
 }  // namespace
@@ -32,13 +74,27 @@ int32_t peer_connect(void* ctx, mesh_str host_port, mesh_str peer_id, uint32_t t
     if (!conn) return set_err(err, err_cap, "no conn pointer"), MESH_E_INVALID;
     *conn = 0;
     auto hp = as_view(host_port);
-    if (hp.empty() || hp.size() > kMaxHostPort || (host_port.len && !host_port.ptr))
+    if (hp.size() > kMaxHostPort || (host_port.len && !host_port.ptr))
       return set_err(err, err_cap, "host_port must be host:port or [v6]:port"), MESH_E_INVALID;
     std::optional<identity::PublicKey> pin;
     if (auto pid = as_view(peer_id); !pid.empty()) {
       auto key = identity::parse_id(pid);
       if (!key) return set_err(err, err_cap, "peer_id is not a mesh:... id"), MESH_E_INVALID;
       pin = *key;
+    }
+    // An empty host_port (ABI 1.3) dials the member's known addresses in turn.
+    std::vector<std::string> targets;
+    if (hp.empty()) {
+      if (!pin) {
+        return set_err(err, err_cap, "an empty host_port needs a peer_id"), MESH_E_INVALID;
+      }
+      if (!p->bus) return set_err(err, err_cap, "no member addresses here"), MESH_E_UNSUPPORTED;
+      targets = addresses_of(p->bus->peers_json(), pin->id());
+      if (targets.empty()) {
+        return set_err(err, err_cap, "no known address for that member"), MESH_E_NOT_FOUND;
+      }
+    } else {
+      targets.emplace_back(hp);
     }
     if (timeout_ms > kMaxPeerTimeoutMs)
       return set_err(err, err_cap, "timeout_ms is longer than a day"), MESH_E_LIMIT;
@@ -54,11 +110,26 @@ int32_t peer_connect(void* ctx, mesh_str host_port, mesh_str peer_id, uint32_t t
     }
     auto timeout = timeout_ms ? std::chrono::milliseconds(timeout_ms) : kDefaultPeerTimeout;
     Result<std::shared_ptr<http::PeerConn>> r = make_error(Errc::internal, "connect failed");
-    try {
-      r = p->connector->connect(hp, pin, timeout, &p->cancel_connects);
-    } catch (const std::exception& e) {
-      r = make_error(Errc::internal, e.what());
+    std::string failures;
+    for (const auto& target : targets) {
+      try {
+        r = p->connector->connect(target, pin, timeout, &p->cancel_connects);
+      } catch (const std::exception& e) {
+        r = make_error(Errc::internal, e.what());
+      }
+      if (r) {
+        if (hp.empty()) {
+          auto& book = address_book();
+          std::lock_guard lock(book.mu);
+          if (book.last_good.size() > 4096) book.last_good.clear();
+          book.last_good[pin->id()] = target;
+        }
+        break;
+      }
+      if (r.error().code == Errc::state) break;  // cancelled: the plugin is stopping
+      if (targets.size() > 1) failures += (failures.empty() ? "" : "; ") + r.error().message;
     }
+    if (!r && !failures.empty()) r = make_error(r.error().code, failures);
     std::lock_guard lock(p->mu);
     --p->connecting;
     if (!r) {

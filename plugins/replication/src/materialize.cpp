@@ -1,7 +1,9 @@
 // Making a mirror match its registry: fetch what is missing, then, under the repo lock, move
 // every ref to the winner of its plan, park the tips that lost, adopt refs changed behind the
 // plugin's back, and acknowledge what was applied.
+#include <algorithm>
 #include <boost/json.hpp>
+#include <random>
 
 #include "names.hpp"
 #include "parked.hpp"
@@ -28,8 +30,10 @@ std::vector<std::string> Replicator::unavailable(const std::string& repo,
 bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::string>& need,
                                const Job& job, std::map<std::string, std::string>* advertised) {
   auto peers = services_.peers();
-  // Who to ask, in order: the member being synced with; the events' origins; whoever set the
-  // missing values or acknowledged having them; then every member that is up.
+  // Who to ask, in order: the member being synced with; whoever acknowledged having a missing
+  // value (a relay that has fetched it already; any of them will do, so the order is shuffled
+  // and a large team does not all ask the same one); the events' origins; whoever set the
+  // missing values; then every member that is up.
   std::vector<std::string> order;
   auto add = [&](const std::string& id) {
     if (!id.empty() && id != options_.self_id &&
@@ -38,6 +42,18 @@ bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::s
     }
   };
   add(job.only);
+  {
+    std::vector<std::string> holders;
+    std::lock_guard lock(ack_mu_);
+    for (const auto& oid : need) {
+      if (auto it = holders_.find({repo, oid}); it != holders_.end()) {
+        holders.insert(holders.end(), it->second.begin(), it->second.end());
+      }
+    }
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    std::shuffle(holders.begin(), holders.end(), rng);
+    for (const auto& id : holders) add(id);
+  }
   for (const auto& p : job.prefer) add(p);
   if (auto reg = registry_of(repo)) {
     for (const auto& [ref, rr] : reg->refs) {
@@ -48,15 +64,20 @@ bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::s
       }
     }
   }
-  {
-    std::lock_guard lock(ack_mu_);
-    for (const auto& oid : need) {
-      if (auto it = holders_.find({repo, oid}); it != holders_.end()) {
-        for (const auto& id : it->second) add(id);
-      }
-    }
-  }
   for (const auto& p : peers) add(p.id);
+  auto peer_of = [&](const std::string& id) {
+    auto it =
+        std::find_if(peers.begin(), peers.end(), [&](const PeerInfo& p) { return p.id == id; });
+    return it == peers.end() ? nullptr : &*it;
+  };
+  // Members linked to this node first: one heard of only through a relay is likely not
+  // reachable from here (no route, or a route that drops packets and makes the fetch hang),
+  // so it is tried last, and not at all on a job's first attempt, when a relay that is about
+  // to have the objects is the better source (its acknowledgement wakes the job).
+  std::stable_partition(order.begin(), order.end(), [&](const std::string& id) {
+    auto* p = peer_of(id);
+    return id == job.only || (p && p->direct);
+  });
   auto have_all = [&] {
     for (const auto& oid : need) {
       if (!mirrors_.has_object(repo, oid)) return false;
@@ -65,10 +86,18 @@ bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::s
   };
   bool synced = job.only.empty();
   for (const auto& id : order) {
-    auto peer =
-        std::find_if(peers.begin(), peers.end(), [&](const PeerInfo& p) { return p.id == id; });
-    if (peer == peers.end() || !peer->up) continue;
-    for (const auto& addr : peer->addresses) {
+    const PeerInfo* peer = peer_of(id);
+    if (!peer || !peer->up) continue;
+    if (!peer->direct && id != job.only && job.attempts == 0) continue;
+    std::vector<std::string> addresses = peer->addresses;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = good_address_.find(id); it != good_address_.end()) {
+        auto at = std::find(addresses.begin(), addresses.end(), it->second);
+        if (at != addresses.end()) std::rotate(addresses.begin(), at, at + 1);
+      }
+    }
+    for (const auto& addr : addresses) {
       std::map<std::string, std::string> adv;
       std::string err =
           mirrors_.fetch(repo, "https://" + addr + "/" + repo + ".git", peer->id, &adv);
@@ -76,6 +105,10 @@ bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::s
         services_.log(Services::debug, "repo " + repo + ": fetch from " + peer->name + " at " +
                                            addr + " failed: " + err);
         continue;
+      }
+      {
+        std::lock_guard lock(mu_);
+        good_address_[id] = addr;
       }
       if (id == job.only) {
         synced = true;
@@ -149,14 +182,20 @@ void Replicator::process(Job& job) {
       const std::uint64_t after = objects_bytes(mirrors_.path_of(repo));
       quota_.fetched(charged, after > before ? after - before : 0, options_.now_ms());
     }
-    std::lock_guard lock(mu_);
-    for (const auto& oid : need) {
-      if (mirrors_.has_object(repo, oid)) {
-        missing_since_.erase({repo, oid});
-      } else {
-        missing_since_.try_emplace({repo, oid}, Clock::now());
+    std::vector<std::string> missing;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& oid : need) {
+        if (mirrors_.has_object(repo, oid)) {
+          missing_since_.erase({repo, oid});
+        } else {
+          missing_since_.try_emplace({repo, oid}, Clock::now());
+          missing.push_back(oid);
+        }
       }
     }
+    // No member we could reach had them: the members that set them may be able to reach us.
+    if (!missing.empty()) ask_for_objects(repo, missing);
   }
 
   std::vector<PushRecord> adopted;

@@ -12,7 +12,9 @@
 #include <system_error>
 #include <thread>
 
+#include "git_process.hpp"
 #include "git_service.hpp"
+#include "member_post.hpp"
 #include "mesh/plugin.hpp"
 #include "mirror.hpp"
 #include "names.hpp"
@@ -117,6 +119,11 @@ class Replication final : public sdk::Plugin, public Services {
     ropts.self_id = self_id_;
     ropts.self_name = self_name;
     ropts.quota = {settings->max_new_repos_per_hour, settings->max_fetch_bytes_per_hour};
+    const char* path_env = std::getenv("PATH");
+    ropts.git.path_env = path_env && *path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
+    ropts.git.git_path = find_executable("git", ropts.git.path_env);
+    ropts.git.home = repos.string();
+    ropts.max_offer_bytes = settings->max_push_bytes;
     replicator_ = std::make_unique<Replicator>(*mirrors_, *this, locks, ropts);
 
     on_own_thread([this] { replicator_->start(); });
@@ -133,6 +140,11 @@ class Replication final : public sdk::Plugin, public Services {
               gopts.max_request_bytes + oversize_drain_bytes(gopts.max_request_bytes),
               std::uint64_t{64} << 30));
     }
+    // Packs a member sends because this node could not fetch them from it (object_offers.hpp).
+    stream_route(
+        "POST", std::string(kObjectsRoute) + "/{repo}",
+        [this](const sdk::HttpRequest& r, sdk::HttpStream s) { objects_request(r, std::move(s)); },
+        ropts.max_offer_bytes);
     // The repo pages (/repos, /repos/<repo>/...) are the browse plugin's.
     verb("repos", "the mirrors with their refs and divergences",
          [this](const sdk::CliRequest& r) { on_own_thread([&] { repos_verb(r); }); });
@@ -147,6 +159,10 @@ class Replication final : public sdk::Plugin, public Services {
     });
     subscribe("refs-ack", kAckTopic, [this](const sdk::Event& e) {
       replicator_->on_ack(std::string(e.origin()), e.payload());
+      return true;
+    });
+    subscribe("refs-want", kWantTopic, [this](const sdk::Event& e) {
+      replicator_->on_want(std::string(e.origin()), e.payload());
       return true;
     });
     // Other plugins' lines for the pusher (push_notes.hpp), e.g. the CI run a push queued.
@@ -275,6 +291,9 @@ class Replication final : public sdk::Plugin, public Services {
       if (auto* s = o->if_contains("id"); s && s->is_string()) p.id = s->as_string().c_str();
       if (auto* s = o->if_contains("name"); s && s->is_string()) p.name = s->as_string().c_str();
       if (auto* s = o->if_contains("state"); s && s->is_string()) p.up = s->as_string() == "up";
+      if (auto* s = o->if_contains("reach"); s && s->is_string()) {
+        p.direct = s->as_string() == "direct";
+      }
       if (auto* a = o->if_contains("addresses"); a && a->is_array()) {
         for (const auto& x : a->as_array()) {
           if (x.is_string()) p.addresses.emplace_back(x.as_string().c_str());
@@ -303,6 +322,22 @@ class Replication final : public sdk::Plugin, public Services {
       *err = e.what();
       return false;
     }
+  }
+
+  std::string post_file(const std::string& peer_id, const std::string& path, const fs::path& file,
+                        std::uint64_t size) override {
+    // The host dials the member's addresses (the last that worked first); every read and
+    // write is bounded, and the answer comes once the member has checked the whole pack.
+    struct Conn final : ByteConn {
+      sdk::PeerConn c;
+      long read(char* buf, std::size_t cap) override { return static_cast<long>(c.read(buf, cap)); }
+      bool write(std::string_view data) override { return c.write(data) == MESH_OK; }
+    } conn;
+    std::string err;
+    if (conn.c.connect(host(), "", peer_id, 30'000, &err) != MESH_OK) {
+      return "cannot connect: " + err;
+    }
+    return repl::post_file(conn, path, file, size);
   }
 
   void set_heartbeat(const std::string& json) override {
@@ -417,22 +452,54 @@ class Replication final : public sdk::Plugin, public Services {
     // The URL this client used, for the commands a push or fetch shows.
     std::string url = std::string(req.tls() ? "https://" : "http://") +
                       std::string(req.header("Host")) + "/" + parsed->repo + ".git";
-    const sdk::HttpStream handle = stream;  // a plain handle: answers if no thread starts
+    on_request_thread(stream, [this, stream, g = std::move(g), url = std::move(url)]() mutable {
+      serve_git(std::move(stream), std::move(g), url);
+    });
+  }
+
+  // A member's pack for a repo (object_offers.hpp), verified on a request thread.
+  void objects_request(const sdk::HttpRequest& req, sdk::HttpStream stream) {
+    auto text = [&](unsigned status, const std::string& body) {
+      stream.respond(sdk::HttpResponse::text(status, body + "\n"));
+    };
+    if (!req.from_member()) return text(403, "members only");
+    const std::string repo(req.param("repo"));
+    if (!valid_repo_name(repo)) return text(400, "invalid repository name");
+    std::string_view cl = req.header("Content-Length");
+    std::uint64_t length = 0;
+    if (cl.empty() || cl.size() > 19 || cl.find_first_not_of("0123456789") != std::string::npos) {
+      return text(411, "a Content-Length is required");
+    }
+    for (char ch : cl) length = length * 10 + static_cast<std::uint64_t>(ch - '0');
+    const std::string sender(req.peer_id());
+    on_request_thread(stream, [this, stream, repo, sender, length] {
+      auto read = [&stream](char* buf, std::size_t cap) -> long {
+        auto n = stream.read(buf, cap);
+        return n < 0 ? -1 : static_cast<long>(n);
+      };
+      UploadAnswer a = replicator_->accept_objects(sender, repo, length, read);
+      stream.respond(sdk::HttpResponse::text(a.status, a.text + "\n"));
+    });
+  }
+
+  // Runs fn on a request thread of this plugin's (joined at stop; libgit2 may run there).
+  // Without a thread, the call is answered 503 on `handle`.
+  template <class F>
+  void on_request_thread(const sdk::HttpStream& handle, F&& fn) {
     std::lock_guard lock(mu_);
     reap_locked();
     ++active_;
     try {
-      threads_.emplace_back(
-          [this, stream = std::move(stream), g = std::move(g), url = std::move(url)]() mutable {
-            serve_git(std::move(stream), std::move(g), url);
-            std::lock_guard lock(mu_);
-            --active_;
-            finished_.push_back(std::this_thread::get_id());
-            idle_.notify_all();
-          });
+      threads_.emplace_back([this, fn = std::forward<F>(fn)]() mutable {
+        fn();
+        std::lock_guard lock(mu_);
+        --active_;
+        finished_.push_back(std::this_thread::get_id());
+        idle_.notify_all();
+      });
     } catch (const std::system_error& e) {
       --active_;
-      Plugin::log(sdk::Level::error, std::string("no thread for a git request: ") + e.what());
+      Plugin::log(sdk::Level::error, std::string("no thread for a request: ") + e.what());
       handle.respond(sdk::HttpResponse::text(503, "no thread for this request, retry later\n"));
     }
   }

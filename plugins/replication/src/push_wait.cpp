@@ -44,17 +44,23 @@ void Replicator::on_ack(const std::string& origin, std::string_view payload) {
   auto* repo = str_at(*o, "repo");
   auto* refs = o->if_contains("refs");
   if (!repo || !refs || !refs->is_object()) return;
-  std::lock_guard lock(ack_mu_);
-  for (const auto& [ref, oid] : refs->as_object()) {
-    if (!oid.is_string()) continue;
-    auto key = std::make_tuple(std::string(*repo), std::string(ref), std::string(oid.as_string()));
-    // Only pushes that are being waited for keep their acks (bounded by the waiters).
-    if (auto it = acks_.find(key); it != acks_.end()) it->second.insert(origin);
-    // Who has which tip: a fetch source for the members that lack it.
-    if (holders_.size() > 10'000) holders_.clear();
-    holders_[{std::string(*repo), std::string(oid.as_string())}].insert(origin);
+  {
+    std::lock_guard lock(ack_mu_);
+    for (const auto& [ref, oid] : refs->as_object()) {
+      if (!oid.is_string()) continue;
+      auto key =
+          std::make_tuple(std::string(*repo), std::string(ref), std::string(oid.as_string()));
+      // Only pushes that are being waited for keep their acks (bounded by the waiters).
+      if (auto it = acks_.find(key); it != acks_.end()) it->second.insert(origin);
+      // Who has which tip: a fetch source for the members that lack it.
+      if (holders_.size() > 10'000) holders_.clear();
+      holders_[{std::string(*repo), std::string(oid.as_string())}].insert(origin);
+    }
+    ack_cv_.notify_all();
   }
-  ack_cv_.notify_all();
+  // A job of this repo waiting to retry may find what it lacks at this member now, instead of
+  // at its next scheduled attempt (a relayed push: the relay has just fetched it).
+  if (origin != options_.self_id) wake(std::string(*repo));
 }
 
 std::string Replicator::wait_replicated(const PushRecord& push, std::chrono::milliseconds wait,

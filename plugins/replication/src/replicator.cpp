@@ -90,6 +90,7 @@ void Replicator::start() {
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.workers); ++i) {
     workers_.emplace_back([this] { run(); });
   }
+  offer_thread_ = std::thread([this] { run_offers(); });
   std::vector<std::string> repos;
   {
     std::lock_guard lock(reg_mu_);
@@ -106,8 +107,13 @@ void Replicator::stop() {
   }
   cv_.notify_all();
   ack_cv_.notify_all();
+  {
+    std::lock_guard lock(offer_mu_);  // the offer thread checks stopping_ under it
+  }
+  offer_cv_.notify_all();
   for (auto& w : workers_) w.join();
   workers_.clear();
+  if (offer_thread_.joinable()) offer_thread_.join();
 }
 
 std::size_t Replicator::pending() const {
@@ -401,6 +407,22 @@ void Replicator::enqueue_locked(Job job) {
   cv_.notify_all();
 }
 
+void Replicator::wake(const std::string& repo) {
+  std::lock_guard lock(mu_);
+  bool queued = false;
+  for (auto& j : jobs_) {
+    if (j.repo != repo) continue;
+    j.not_before = {};
+    queued = true;
+  }
+  if (busy_.contains(repo)) {
+    woken_.insert(repo);
+  } else if (!queued) {
+    return;
+  }
+  cv_.notify_all();
+}
+
 // Several workers; jobs of one repo run one at a time and in queue order, so a slow fetch of
 // one repo does not hold up the others.
 void Replicator::run() {
@@ -432,6 +454,7 @@ void Replicator::run() {
     lock.lock();
     busy_.erase(job.repo);
     cv_.notify_all();
+    const bool woken = woken_.erase(job.repo) > 0;
     if (job.attempts > 0 && !stopping_) {
       // process() asks for another try by raising attempts.
       if (job.attempts > options_.max_attempts) {
@@ -446,7 +469,8 @@ void Replicator::run() {
         if (newer) {
           enqueue_locked(std::move(job));  // merged into the newer one, which runs now
         } else {
-          job.not_before = Clock::now() + delay;
+          // Woken while it ran (a member acknowledged a tip it lacks): again at once.
+          job.not_before = woken ? Clock::time_point{} : Clock::now() + delay;
           jobs_.push_back(std::move(job));
         }
       }

@@ -23,6 +23,7 @@
 
 #include "member_quota.hpp"
 #include "mirror.hpp"
+#include "object_offers.hpp"
 #include "registry.hpp"
 #include "registry_store.hpp"
 #include "repo_locks.hpp"
@@ -33,6 +34,7 @@ struct PeerInfo {
   std::string id;  // "mesh:<key>"
   std::string name;
   bool up = false;
+  bool direct = false;                         // linked to this node (reach "direct")
   std::vector<std::string> addresses;          // "host:port"
   std::map<std::string, std::string> digests;  // repo -> digest, from its last heartbeat
   bool has_digests = false;                    // its heartbeat carried replication data
@@ -47,6 +49,11 @@ class Services {
   // Stored topics replicate to every member; "*.live" topics reach live links only.
   virtual bool publish(const std::string& topic, const std::string& payload, std::string* err) = 0;
   virtual void set_heartbeat(const std::string& json) = 0;
+  // POSTs `size` bytes of `file` to `path` on member `peer_id` over a connection this node
+  // opens (the host dials the member's addresses, the last that worked first). "" once the
+  // member answered 2xx, else why not.
+  virtual std::string post_file(const std::string& peer_id, const std::string& path,
+                                const std::filesystem::path& file, std::uint64_t size) = 0;
 };
 
 // Topics. "refs" events are stored (every member applies them, also after being offline);
@@ -73,6 +80,14 @@ struct ReplicatorOptions {
   std::chrono::hours trash_life{24 * 30};  // removed repos stay recoverable this long
   std::function<std::int64_t()> now_ms;    // wall clock; injectable for tests
   QuotaLimits quota;                       // what one member may make this node do per hour
+  GitEnv git;                              // for the packs of object offers
+  std::uint64_t max_offer_bytes = std::uint64_t{2} << 30;  // a pack sent or taken, at most
+};
+
+// What an objects upload (object_offers.hpp) got: an HTTP status and a line of text.
+struct UploadAnswer {
+  unsigned status = 200;
+  std::string text;
 };
 
 // A push this node received, as recorded in the registry.
@@ -113,6 +128,15 @@ class Replicator {
   // False asks the bus to deliver it again later (the registry could not be saved).
   bool on_refs(const std::string& origin, std::string_view payload);
   void on_ack(const std::string& origin, std::string_view payload);
+  // A member's want (object_offers.hpp): queued for the offer thread if it asks this node.
+  void on_want(const std::string& origin, std::string_view payload);
+
+  // ---- objects sent by a member over its own connection (request threads) ----
+  // `length` bytes of a pack from `sender` for `repo`, read through `read`; verified and added
+  // to the mirror, and the repo's job runs again at once.
+  UploadAnswer accept_objects(const std::string& sender, const std::string& repo,
+                              std::uint64_t length,
+                              const std::function<long(char*, std::size_t)>& read);
 
   // ---- anti-entropy (own threads) ----
   // Compares the digests in peers' heartbeats with ours; a mismatch seen twice in a row queues
@@ -170,6 +194,12 @@ class Replicator {
   // Under the repo lock: the mirror's refs made to match the registry. Returns false to retry.
   bool apply_plans(const std::string& repo, std::vector<PushRecord>* adopted);
   void send_acks(const std::string& repo, Job& job);
+  // Jobs of `repo` waiting for a retry run now (a member just acknowledged having a tip).
+  void wake(const std::string& repo);
+  // Offers (offers.cpp): a want for the tips no member could supply; the offer thread.
+  void ask_for_objects(const std::string& repo, const std::vector<std::string>& missing);
+  void run_offers();
+  void send_offer(const std::string& to, const Want& want);
   std::vector<std::string> unavailable(const std::string& repo,
                                        const std::vector<std::string>& missing);
 
@@ -213,6 +243,16 @@ class Replicator {
   // (repo, oid) -> when a fetch first failed to bring it (for unavailable_after).
   std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point>
       missing_since_;
+  std::set<std::string> woken_;  // repos whose running job is to run again at once
+  // member -> the address its last successful fetch used (tried first next time).
+  std::map<std::string, std::string> good_address_;
+  std::map<std::string, std::chrono::steady_clock::time_point> wanted_at_;  // repo -> last want
+
+  // Offers: wants addressed to this node, sent one at a time by their own thread.
+  std::mutex offer_mu_;
+  std::condition_variable offer_cv_;
+  std::deque<std::pair<std::string, Want>> offers_;  // (wanter, want)
+  std::thread offer_thread_;
 
   // Anti-entropy. Our digests as last computed by refresh_heartbeat(), which runs after every
   // ref change this plugin makes or sees: anti-entropy compares against these instead of

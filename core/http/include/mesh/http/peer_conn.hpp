@@ -55,6 +55,10 @@ class PeerConn {
   // call from any thread and more than once; the memory goes with the last reference.
   void close();
 
+  // Replaces the bound on each later read and write (connect's timeout until then). Call it
+  // before the connection is shared with another thread.
+  void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+
   const identity::PublicKey& peer() const { return peer_; }
   // The server's leaf certificate (DER), as verified: what libgit2's certificate_check sees.
   const std::vector<std::uint8_t>& peer_certificate() const { return peer_der_; }

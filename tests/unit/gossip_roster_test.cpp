@@ -209,3 +209,39 @@ TEST(GossipRoster, NamesAddressesAndLookup) {
   auto other = sign_event(a.id, ++a.seq, 9, 1, "ci", encode_roster_op(ren));
   EXPECT_FALSE(r.apply(*other));
 }
+
+// Issue #16: a member's loopback addresses lead to the dialler's own host, so the roster says
+// which host and network namespace announced them and only nodes with the same tag use them.
+TEST(GossipRoster, AddressesCarryTheAnnouncersHostAndLoopbackStaysOnIt) {
+  Signer a, b;
+  RosterOp op;
+  op.kind = RosterOp::Kind::addresses;
+  op.key = b.key();
+  op.addresses = {"127.0.0.1:7979", "10.0.0.2:7979"};
+  op.host = "0123456789abcdef0123456789abcdef";
+  auto back = decode_roster_op(encode_roster_op(op));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->host, op.host);
+  std::string id = b.key().id();
+  EXPECT_FALSE(decode_roster_op(
+      as_bytes("{\"op\":\"addresses\",\"key\":\"" + id + "\",\"addresses\":[],\"host\":\"XYZ\"}")));
+  EXPECT_FALSE(
+      decode_roster_op(as_bytes("{\"op\":\"addresses\",\"key\":\"" + id +
+                                "\",\"addresses\":[],\"host\":\"" + std::string(33, 'a') + "\"}")));
+
+  Roster r(a.key());
+  r.apply(admit(a, 1, b, "bob"));
+  r.apply(op_event(b, 2, op));
+  auto m = r.find(b.key());
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->host, op.host);
+  // Same host: everything; another host: not the loopback address.
+  EXPECT_TRUE(address_usable(*m, "127.0.0.1:7979", op.host));
+  EXPECT_FALSE(address_usable(*m, "127.0.0.1:7979", "ffff"));
+  EXPECT_FALSE(address_usable(*m, "[::1]:7979", "ffff"));
+  EXPECT_FALSE(address_usable(*m, "localhost:7979", "ffff"));
+  EXPECT_TRUE(address_usable(*m, "10.0.0.2:7979", "ffff"));
+  // A member that never said (an older announce, or its admitter's): unknown, kept.
+  Member unknown;
+  EXPECT_TRUE(address_usable(unknown, "127.0.0.1:7979", "ffff"));
+}

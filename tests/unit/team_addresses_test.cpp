@@ -1,5 +1,7 @@
 // Address selection and the configured-address book (core/app/src/team/addresses).
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -61,6 +63,37 @@ TEST(OwnAddresses, TheRealMachineListsOnlyUsableAddresses) {
     EXPECT_TRUE(gossip::valid_address(a)) << a;
     EXPECT_EQ(a.find("[fe80"), std::string::npos) << a;
   }
+}
+
+// The host tag: stable for one host and network namespace, different in another namespace
+// (whose 127.0.0.1 is another loopback), and 32 hex digits.
+TEST(HostScope, OneTagPerHostAndNetworkNamespace) {
+  const std::string here = host_scope();
+  ASSERT_EQ(here.size(), 32u) << here;
+  EXPECT_EQ(here.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(host_scope(), here);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (::unshare(CLONE_NEWNET) != 0) ::_exit(3);
+    std::string there = host_scope();
+    ::_exit(::write(fds[1], there.data(), there.size()) == static_cast<ssize_t>(there.size()) ? 0
+                                                                                              : 4);
+  }
+  ::close(fds[1]);
+  char buf[64] = {};
+  ssize_t n = ::read(fds[0], buf, sizeof buf);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+    GTEST_SKIP() << "unshare(CLONE_NEWNET) needs root; CI runs this as root";
+  }
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(std::string(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0))), here);
 }
 
 struct Book : ::testing::Test {

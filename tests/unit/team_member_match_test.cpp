@@ -10,7 +10,7 @@ using mesh::identity::Identity;
 namespace {
 
 gossip::Member member(const std::string& name) {
-  return gossip::Member{Identity::generate().public_key(), name, {}, 0};
+  return gossip::Member{Identity::generate().public_key(), name, {}, 0, {}};
 }
 
 TEST(MemberMatch, AUniqueNameFindsItsMember) {

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/json.hpp>
 
+#include "addresses.hpp"
 #include "logging.hpp"
 #include "mesh/app/app.hpp"
 #include "mesh/app/event_bus.hpp"
@@ -135,10 +136,13 @@ int run_daemon(const DaemonOptions& options) {
   };
   team_ctx.listen = daemon.listen;
   team_ctx.advertise = cfg->http.advertise;
+  const std::string host_scope = team::host_scope();
+  team_ctx.host_scope = host_scope;
   daemon.team = std::make_unique<Team>(std::move(team_ctx));
   links::LinkManagerOptions link_options;
   link_options.tls = *tls;
   link_options.self = ident->public_key();
+  link_options.host_scope = host_scope;
   link_options.configured_addresses = [team = daemon.team.get()](const identity::PublicKey& k) {
     return team->configured_addresses(k);
   };

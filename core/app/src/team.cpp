@@ -245,11 +245,12 @@ std::vector<std::string> Team::own_addresses() const {
 void Team::announce_addresses() {
   auto mine = own_addresses();
   auto me = impl_->ctx.engine->roster().find(impl_->ctx.self->public_key());
-  if (me && me->addresses == mine) return;
+  if (me && me->addresses == mine && me->host == impl_->ctx.host_scope) return;
   gossip::RosterOp op;
   op.kind = gossip::RosterOp::Kind::addresses;
   op.key = impl_->ctx.self->public_key();
   op.addresses = mine;
+  op.host = impl_->ctx.host_scope;
   if (auto ev = impl_->ctx.engine->publish(gossip::kRosterTopic, gossip::encode_roster_op(op));
       !ev) {
     spdlog::warn("team: cannot announce this node's addresses: {}", ev.error().message);
@@ -266,7 +267,10 @@ json::array Team::peers_json() const {
   json::array out;
   for (const auto& p : impl_->ctx.engine->peers()) {
     json::array addrs;
-    for (const auto& a : p.member.addresses) addrs.emplace_back(a);
+    // Its loopback addresses only if it runs on this host and in this network namespace.
+    for (const auto& a : p.member.addresses) {
+      if (gossip::address_usable(p.member, a, impl_->ctx.host_scope)) addrs.emplace_back(a);
+    }
     for (const auto& a : configured_addresses(p.member.key)) addrs.emplace_back(a);
     json::object peer{{"name", p.member.name},
                       {"id", p.member.key.id()},

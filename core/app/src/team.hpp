@@ -34,6 +34,7 @@ struct TeamContext {
   std::function<std::string()> node_name;
   std::string listen;                     // the bound "host:port"
   std::vector<std::string> advertise;     // [http] advertise: overrides the derived addresses
+  std::string host_scope;                 // team::host_scope(): announced with the addresses
   std::function<std::uint64_t()> now_ms;  // wall clock (unix ms); empty: the system clock
 };
 

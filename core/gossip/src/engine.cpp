@@ -170,6 +170,9 @@ class EngineImpl final : public Engine {
       seen_[peer].link_down_ms = now();
     }
     links_.erase(it);
+    // The next tick says so in a heartbeat: until then relays think we hear `peer` directly
+    // and leave us out of its live events (relay_targets).
+    last_heartbeat_ms_ = 0;
   }
 
   void on_message(const PublicKey& peer, std::string_view message) override {
@@ -321,6 +324,7 @@ class EngineImpl final : public Engine {
     bool left = false;
     std::uint64_t bye_seq = 0;
     std::uint64_t link_down_ms = 0;  // when its last link went down
+    std::set<std::string> linked;    // short ids its last heartbeat said it has links to
   };
 
   std::uint64_t now() const { return opts_.now_ms ? opts_.now_ms() : system_now_ms(); }
@@ -664,12 +668,30 @@ class EngineImpl final : public Engine {
         if (auto s = seen_.find(ev->origin); s != seen_.end()) {
           std::size_t n = std::min(ev->payload.size(), kMaxHeartbeatKept);
           s->second.heartbeat.assign(ev->payload.begin(), ev->payload.begin() + n);
+          s->second.linked = heartbeat_linked(ev->payload);
         }
       }
     }
     subs_.offer_live(*ev);
     std::string msg = encode_link(m);
-    for (const auto& [p, send] : link_sends(&peer)) send_on(send, msg);
+    for (const auto& send : relay_targets(peer, ev->origin)) send_on(send, msg);
+  }
+
+  // Where a live event from `origin`, received from `from`, goes on: every link but those two
+  // and the peers whose last heartbeat said they have a link to the origin (they hear it from
+  // the origin itself). In a full mesh that is no one: a team of 50 relayed each heartbeat 48
+  // times per node. A link that died since that heartbeat costs its peer the relayed copies
+  // until its next heartbeat (5 s) or the link's idle close (20 s).
+  std::vector<SendPtr> relay_targets(const PublicKey& from, const PublicKey& origin) {
+    std::vector<SendPtr> out;
+    const std::string origin_id = origin.short_id();
+    std::lock_guard lock(mu_);
+    for (const auto& [p, l] : links_) {
+      if (!l.send || p == from || p == origin) continue;
+      if (auto s = seen_.find(p); s != seen_.end() && s->second.linked.count(origin_id)) continue;
+      out.push_back(l.send);
+    }
+    return out;
   }
 
   bool remember_live_locked(const PublicKey& origin, std::uint64_t seq) {
@@ -683,7 +705,9 @@ class EngineImpl final : public Engine {
   }
 
   void send_heartbeat() {
-    std::string payload = heartbeat_payload(opts_, link_sends().size());
+    std::vector<std::string> linked;
+    for (const auto& [peer, send] : link_sends()) linked.push_back(peer.short_id());
+    std::string payload = heartbeat_payload(opts_, linked);
     if (auto r = publish("heartbeat", as_bytes(payload)); !r) {
       spdlog::warn("gossip: heartbeat: {}", r.error().message);
     }

@@ -28,13 +28,18 @@ boost::json::object plugin_values(const EngineOptions& options) {
 
 }  // namespace
 
-std::string heartbeat_payload(const EngineOptions& options, std::size_t links) {
+std::string heartbeat_payload(const EngineOptions& options,
+                              const std::vector<std::string>& linked) {
   double load[1] = {0};
   if (::getloadavg(load, 1) < 1) load[0] = 0;
   boost::json::object o;
   o["name"] = options.self_name;
   o["load"] = load[0];
-  o["links"] = links;
+  o["links"] = linked.size();
+  // Who hears this node's live events from it directly: relays leave those out (engine.cpp).
+  boost::json::array ids;
+  for (const auto& id : linked) ids.emplace_back(id);
+  o["linked"] = std::move(ids);
   boost::json::array caps;
   if (options.capabilities) {
     for (auto& c : options.capabilities()) {
@@ -63,6 +68,21 @@ std::string heartbeat_payload(const EngineOptions& options, std::size_t links) {
     payload = boost::json::serialize(o);
   }
   return payload;
+}
+
+std::set<std::string> heartbeat_linked(std::span<const std::uint8_t> payload) {
+  std::set<std::string> out;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(
+      std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()), ec);
+  const auto* o = ec ? nullptr : v.if_object();
+  const auto* list = o ? o->if_contains("linked") : nullptr;
+  if (!list || !list->is_array()) return out;
+  for (const auto& e : list->as_array()) {
+    if (out.size() >= 1024) break;
+    if (const auto* id = e.if_string(); id && id->size() <= 64) out.emplace(*id);
+  }
+  return out;
 }
 
 }  // namespace mesh::gossip

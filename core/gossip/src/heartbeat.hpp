@@ -3,12 +3,21 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <set>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "mesh/gossip/engine.hpp"
 
 namespace mesh::gossip {
 
-std::string heartbeat_payload(const EngineOptions& options, std::size_t links);
+// `linked`: the short ids of the members this node has a link to (listed as "linked", and
+// counted as "links").
+std::string heartbeat_payload(const EngineOptions& options, const std::vector<std::string>& linked);
+
+// The "linked" short ids of a heartbeat payload (at most 1024; empty if absent or malformed).
+std::set<std::string> heartbeat_linked(std::span<const std::uint8_t> payload);
 
 }  // namespace mesh::gossip

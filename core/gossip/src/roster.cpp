@@ -63,7 +63,7 @@ struct State {
 };
 
 bool same_member(const Member& a, const Member& b) {
-  return a.key == b.key && a.name == b.name && a.addresses == b.addresses &&
+  return a.key == b.key && a.name == b.name && a.addresses == b.addresses && a.host == b.host &&
          a.since_lamport == b.since_lamport;
 }
 
@@ -148,6 +148,7 @@ State derive(const PublicKey& self, const std::vector<const Op*>& ops) {
         break;
       case RosterOp::Kind::addresses:
         m.addresses = op->op.addresses;
+        m.host = op->op.host;
         break;
       case RosterOp::Kind::remove:
         break;
@@ -157,6 +158,25 @@ State derive(const PublicKey& self, const std::vector<const Op*>& ops) {
 }
 
 }  // namespace
+
+bool valid_host_tag(std::string_view tag) {
+  return !tag.empty() && tag.size() <= 32 &&
+         tag.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+bool address_usable(const Member& m, std::string_view address, std::string_view own_host) {
+  if (m.host.empty() || m.host == own_host) return true;
+  // host:port or [v6]:port
+  std::string_view host = address;
+  if (host.starts_with('[')) {
+    host = host.substr(1, host.find(']') == std::string_view::npos ? 0 : host.find(']') - 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  const bool loopback = host.starts_with("127.") || host == "::1" || host == "localhost" ||
+                        host.ends_with(".localhost");
+  return !loopback;
+}
 
 Bytes encode_roster_op(const RosterOp& op) {
   json::object o;
@@ -170,6 +190,7 @@ Bytes encode_roster_op(const RosterOp& op) {
     for (const auto& s : op.addresses) a.emplace_back(s);
     o["addresses"] = std::move(a);
   }
+  if (op.kind == RosterOp::Kind::addresses && !op.host.empty()) o["host"] = op.host;
   std::string text = json::serialize(o);
   return Bytes(text.begin(), text.end());
 }
@@ -222,6 +243,10 @@ Result<RosterOp> decode_roster_op(std::span<const std::uint8_t> payload) {
       auto a = get_addresses(o);
       if (!a) return a.error();
       op.addresses = std::move(*a);
+    }
+    if (const auto* host = o.if_contains("host"); host && op.kind == RosterOp::Kind::addresses) {
+      if (!host->is_string() || !valid_host_tag(host->as_string())) return bad_op("bad host");
+      op.host = std::string(host->as_string());
     }
     return op;
   } catch (const std::exception& e) {

@@ -158,7 +158,9 @@ class State : public std::enable_shared_from_this<State> {
       for (const auto& a : opts_.configured_addresses(key)) push(a);
     }
     if (auto m = engine_.roster().find(key)) {
-      for (const auto& a : m->addresses) push(a);
+      for (const auto& a : m->addresses) {
+        if (gossip::address_usable(*m, a, opts_.host_scope)) push(a);
+      }
     }
     for (const auto& a : peer.hints) push(a);
     return out;

@@ -4,8 +4,11 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sodium.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include <boost/json.hpp>
 
@@ -52,6 +55,31 @@ std::vector<InterfaceAddress> interface_addresses() {
   }
   ::freeifaddrs(list);
   return out;
+}
+
+std::string host_scope() {
+  std::string machine;
+  for (const char* file : {"/etc/machine-id", "/proc/sys/kernel/random/boot_id"}) {
+    std::ifstream in(file);
+    if (std::getline(in, machine) && !machine.empty()) break;
+    machine.clear();
+  }
+  if (machine.empty()) return "";
+  struct stat ns {};
+  const std::string netns =
+      ::stat("/proc/self/ns/net", &ns) == 0 ? std::to_string(ns.st_ino) : std::string("-");
+  const std::string input = machine + "\n" + netns;
+  static constexpr unsigned char kKey[] = "mesh host scope v1";
+  unsigned char out[16];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size(), kKey, sizeof kKey - 1);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string tag;
+  for (unsigned char b : out) {
+    tag += hex[b >> 4];
+    tag += hex[b & 15];
+  }
+  return tag;
 }
 
 std::string format_address(const std::string& host, std::uint16_t port) {

@@ -25,6 +25,12 @@ struct InterfaceAddress {
 // The machine's interface addresses (getifaddrs).
 std::vector<InterfaceAddress> interface_addresses();
 
+// A tag (32 hex) for the host and network namespace this process runs in: a keyed BLAKE2b of
+// the machine id (/etc/machine-id, else the boot id) and the network namespace's inode. Two
+// daemons see each other's loopback addresses as their own exactly when their tags match, so
+// the roster carries it with the addresses (gossip::address_usable). "" if neither id exists.
+std::string host_scope();
+
 // "host:port", with brackets for an IPv6 host.
 std::string format_address(const std::string& host, std::uint16_t port);
 

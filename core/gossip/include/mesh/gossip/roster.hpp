@@ -22,19 +22,30 @@ struct Member {
   std::string name;
   std::vector<std::string> addresses;  // announced by the member itself or by its admitter
   std::uint64_t since_lamport = 0;
+  // The network the member announced its addresses from (host_scope(), "" if it did not
+  // say): its loopback addresses work only from a node with the same tag.
+  std::string host;
 };
+
+// Up to 32 lower-case hex digits.
+bool valid_host_tag(std::string_view tag);
+// Whether `address` of member m can be dialled from a node whose tag is own_host: a loopback
+// address (127.0.0.0/8, ::1, localhost) only from the member's own host and network namespace,
+// where it leads to the member and not to the dialler's own daemon. Others always.
+bool address_usable(const Member& m, std::string_view address, std::string_view own_host);
 
 // Roster payloads are JSON objects (documented in docs/protocol.md):
 //   {"op":"admit","key":"mesh:…","name":"bob","addresses":["10.0.0.2:7979"]}
 //   {"op":"remove","key":"mesh:…"}
 //   {"op":"rename","key":"mesh:…","name":"robert"}
-//   {"op":"addresses","key":"mesh:…","addresses":[…]}
+//   {"op":"addresses","key":"mesh:…","addresses":[…],"host":"<hex>"}  ("host" optional)
 struct RosterOp {
   enum class Kind : std::uint8_t { admit, remove, rename, addresses };
   Kind kind = Kind::admit;
   PublicKey key;
   std::string name;
   std::vector<std::string> addresses;
+  std::string host;  // addresses ops: the announcer's host tag (optional)
 };
 Bytes encode_roster_op(const RosterOp& op);
 Result<RosterOp> decode_roster_op(std::span<const std::uint8_t> payload);

@@ -32,6 +32,9 @@ struct LinkManagerOptions {
   // Extra addresses for a member beyond its roster addresses: configured ones (mesh
   // add-address) first. Called on the manager's strand.
   std::function<std::vector<std::string>(const identity::PublicKey&)> configured_addresses;
+  // This node's host tag: a member's announced loopback addresses are dialled only when its
+  // tag matches (gossip::address_usable).
+  std::string host_scope;
   std::chrono::milliseconds tick{1'000};
   std::chrono::milliseconds backoff_min{500};
   std::chrono::milliseconds backoff_max{30'000};

@@ -158,3 +158,31 @@ TEST(Networks, AnOutboundOnlyNodesPushesReachEveryone) {
               out["alice"], out["bob"], in["carol"]);
   expect_no_divergence(t);
 }
+
+// A member that joins late replays the whole history of refs events at once; every update in
+// it is contained in the next, so none of it is a divergence (the issue saw 16 "diverged ...
+// parked" warnings for a clean history).
+TEST(Networks, ANewMemberReplayingACleanHistoryReportsNoDivergence) {
+  Trio t("net-replay");
+  for (Node* n : {&t.a, &t.b}) ASSERT_EQ(n->start().exit, 0);
+  ASSERT_EQ(t.b.mesh({"join", invite(t.a)}).exit, 0);
+  ASSERT_TRUE(
+      eventually([&] { return up_peers(t.a) == std::set<std::string>{"bob"}; }, kReplicate));
+  auto work = t.make_repo("app", 1);
+  std::string tip;
+  for (int i = 0; i < 12; ++i) {
+    Node& to = i % 2 ? t.b : t.a;  // alternating nodes, each push on top of the last
+    tip = t.commit(work, "h" + std::to_string(i));
+    ASSERT_EQ(t.git_to(to, {"push", "-q", Trio::https(to, "app"), "main"}, work).exit, 0);
+    ASSERT_TRUE(eventually(
+        [&] { return mirror_main(t, t.a, "app") == tip && mirror_main(t, t.b, "app") == tip; },
+        kReplicate));
+  }
+  ASSERT_EQ(t.c.start().exit, 0);
+  ASSERT_EQ(t.c.mesh({"join", invite(t.b)}).exit, 0);
+  EXPECT_TRUE(eventually([&] { return mirror_main(t, t.c, "app") == tip; }, kReplicate));
+  for (Node* n : t.all()) {
+    EXPECT_TRUE(log_lines_with(*n, "diverged").empty()) << n->name() << ":\n" << log_text(*n);
+    EXPECT_TRUE(divergences_of(*n, "app").empty()) << n->name();
+  }
+}

@@ -150,6 +150,9 @@ class EngineImpl final : public Engine {
       Link& l = links_[peer];
       if (!l.send) l.up_ms = now();
       l.send = ptr;
+      // A heartbeat at the next tick: members that hear us only through this peer learn now
+      // that we are up (and the peer's relays learn whom we hear directly).
+      last_heartbeat_ms_ = 0;
       push = l.have_vv;  // their hello came first
       if (push) l.pending = true;
     }
@@ -674,21 +677,26 @@ class EngineImpl final : public Engine {
     }
     subs_.offer_live(*ev);
     std::string msg = encode_link(m);
-    for (const auto& send : relay_targets(peer, ev->origin)) send_on(send, msg);
+    for (const auto& send : relay_targets(peer, *ev)) send_on(send, msg);
   }
 
-  // Where a live event from `origin`, received from `from`, goes on: every link but those two
-  // and the peers whose last heartbeat said they have a link to the origin (they hear it from
-  // the origin itself). In a full mesh that is no one: a team of 50 relayed each heartbeat 48
-  // times per node. A link that died since that heartbeat costs its peer the relayed copies
-  // until its next heartbeat (5 s) or the link's idle close (20 s).
-  std::vector<SendPtr> relay_targets(const PublicKey& from, const PublicKey& origin) {
+  // Where a live event from `origin`, received from `from`, goes on: every link but those two;
+  // for a heartbeat, also not to the peers whose last heartbeat said they have a link to the
+  // origin (they hear it from the origin itself). In a full mesh that is no one: a team of 50
+  // relayed each heartbeat 48 times per node, which was most of its idle cost. Only
+  // heartbeats: what a peer's heartbeat says can be a second old when a link has just gone
+  // down (it heartbeats at the next tick), which costs a heartbeat nothing but would cost an
+  // acknowledgement or a goodbye its only copy.
+  std::vector<SendPtr> relay_targets(const PublicKey& from, const Event& ev) {
     std::vector<SendPtr> out;
-    const std::string origin_id = origin.short_id();
+    const bool beat = ev.topic == "heartbeat";
+    const std::string origin_id = ev.origin.short_id();
     std::lock_guard lock(mu_);
     for (const auto& [p, l] : links_) {
-      if (!l.send || p == from || p == origin) continue;
-      if (auto s = seen_.find(p); s != seen_.end() && s->second.linked.count(origin_id)) continue;
+      if (!l.send || p == from || p == ev.origin) continue;
+      if (auto s = seen_.find(p); beat && s != seen_.end() && s->second.linked.count(origin_id)) {
+        continue;
+      }
       out.push_back(l.send);
     }
     return out;

@@ -14,6 +14,12 @@ namespace mesh::repl {
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+constexpr std::size_t kFirstWave = 16;
+// How long a node outside the first wave waits for an acknowledgement before it fetches anyway.
+constexpr auto kFanOutWait = std::chrono::milliseconds(500);
+}  // namespace
+
 std::vector<std::string> Replicator::unavailable(const std::string& repo,
                                                  const std::vector<std::string>& missing) {
   std::vector<std::string> out;
@@ -25,6 +31,18 @@ std::vector<std::string> Replicator::unavailable(const std::string& repo,
     }
   }
   return out;
+}
+
+bool Replicator::fan_out_later(const std::string& oid, std::size_t team_size) const {
+  if (team_size <= kFirstWave) return false;
+  // FNV-1a of (this node, the tip): a different first wave for every push, the same answer for
+  // every job of one push on this node.
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : options_.self_id + "/" + oid) {
+    h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  const std::size_t waves = (team_size + kFirstWave - 1) / kFirstWave;
+  return h % waves != 0;
 }
 
 bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::string>& need,
@@ -174,6 +192,21 @@ void Replicator::process(Job& job) {
   if (metered && !need.empty() && !quota_.may_fetch(charged, options_.now_ms())) {
     ++job.attempts;
     return;
+  }
+  // A team of 50 must not all ask the origin at once: most nodes wait a moment for the first
+  // few to have the tip, and their acknowledgements wake them to fetch from those.
+  if (!need.empty() && job.only.empty() && !job.prefer.empty() && job.attempts == 0 &&
+      !job.deferred) {
+    bool known_elsewhere = false;
+    {
+      std::lock_guard lock(ack_mu_);
+      for (const auto& oid : need) known_elsewhere = known_elsewhere || holders_.count({repo, oid});
+    }
+    if (!known_elsewhere && fan_out_later(need.front(), services_.peers().size() + 1)) {
+      job.deferred = true;
+      job.defer = kFanOutWait;
+      return;
+    }
   }
   if (!need.empty() || !job.only.empty()) {
     const std::uint64_t before = metered ? objects_bytes(mirrors_.path_of(repo)) : 0;

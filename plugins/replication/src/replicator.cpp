@@ -1,6 +1,7 @@
 #include "replicator.hpp"
 
 #include <boost/json.hpp>
+#include <random>
 
 #include "names.hpp"
 #include "parked.hpp"
@@ -410,9 +411,14 @@ void Replicator::enqueue_locked(Job job) {
 void Replicator::wake(const std::string& repo) {
   std::lock_guard lock(mu_);
   bool queued = false;
+  thread_local std::minstd_rand rng{std::random_device{}()};
   for (auto& j : jobs_) {
     if (j.repo != repo) continue;
-    j.not_before = {};
+    // A job waiting for the first wave: a little later than the first acknowledgement, so
+    // that the members woken together find several sources, not one.
+    j.not_before = j.deferred && j.attempts == 0
+                       ? Clock::now() + std::chrono::milliseconds(rng() % 100)
+                       : Clock::time_point{};
     queued = true;
   }
   if (busy_.contains(repo)) {
@@ -455,6 +461,20 @@ void Replicator::run() {
     busy_.erase(job.repo);
     cv_.notify_all();
     const bool woken = woken_.erase(job.repo) > 0;
+    if (job.defer.count() > 0 && !stopping_) {
+      // Let the first wave fetch; an acknowledgement (wake) or the deadline runs it again.
+      job.not_before = woken ? Clock::time_point{} : Clock::now() + job.defer;
+      job.defer = {};
+      bool newer = std::any_of(jobs_.begin(), jobs_.end(), [&](const Job& j) {
+        return j.repo == job.repo && j.only == job.only;
+      });
+      if (newer) {
+        enqueue_locked(std::move(job));
+      } else {
+        jobs_.push_back(std::move(job));
+      }
+      continue;
+    }
     if (job.attempts > 0 && !stopping_) {
       // process() asks for another try by raising attempts.
       if (job.attempts > options_.max_attempts) {

@@ -173,7 +173,14 @@ class Replicator {
     std::vector<std::pair<std::string, RegistryUpdate>> acks;
     int attempts = 0;
     std::chrono::steady_clock::time_point not_before{};
+    // Large teams: a job that let the first members fetch first (fan_out_later) waits this
+    // long once, or until a member acknowledges the tip (wake).
+    bool deferred = false;
+    std::chrono::milliseconds defer{0};
   };
+  // In a team of more than kFirstWave members, whether this node waits for others to fetch
+  // `oid` first and then fetches from them (about kFirstWave nodes fetch from the origin).
+  bool fan_out_later(const std::string& oid, std::size_t team_size) const;
 
   static Job make_job(std::string repo, std::string only = {},
                       std::vector<std::string> prefer = {}) {

@@ -75,6 +75,31 @@ inline test::Proc git(const std::filesystem::path& home, std::vector<std::string
   return test::run(args, git_env(home), timeout);
 }
 
+// The oid a ref has in a bare repo, read from its files (loose ref, else packed-refs); "" if
+// none. No process: cheap enough to poll every millisecond (libgit2 replaces a loose ref file
+// atomically).
+inline std::string read_ref(const std::filesystem::path& git_dir, const std::string& ref) {
+  char buf[64];
+  int fd = ::open((git_dir / ref).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    return n >= 40 ? std::string(buf, 40) : "";
+  }
+  std::ifstream packed(git_dir / "packed-refs");
+  std::string line;
+  while (std::getline(packed, line)) {
+    if (line.size() > 41 && line.compare(41, std::string::npos, ref) == 0)
+      return line.substr(0, 40);
+  }
+  return "";
+}
+
+// refs/heads/main of n's mirror of `repo` (read_ref).
+inline std::string mirror_main(const test::Node& n, const std::string& repo) {
+  return read_ref(n.root() / "repos" / (repo + ".git"), "refs/heads/main");
+}
+
 // A "Field:" of /proc/<pid>/status in KiB (VmRSS:, VmHWM:, ...); -1 if absent.
 inline long status_kib(int pid, const char* field) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");

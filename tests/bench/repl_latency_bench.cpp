@@ -40,24 +40,6 @@ constexpr int kRounds = 20;
 constexpr auto kArrival = 30s;  // per round; generous: a miss means replication is broken
 constexpr const char* kRepo = "app";
 
-// The oid a ref has in a bare repo, read from its files (loose ref, else packed-refs); "" if none.
-std::string read_ref(const fs::path& git_dir, const std::string& ref) {
-  char buf[64];
-  int fd = ::open((git_dir / ref).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    ::close(fd);
-    return n >= 40 ? std::string(buf, 40) : "";
-  }
-  std::ifstream packed(git_dir / "packed-refs");
-  std::string line;
-  while (std::getline(packed, line)) {
-    if (line.size() > 41 && line.compare(41, std::string::npos, ref) == 0)
-      return line.substr(0, 40);
-  }
-  return "";
-}
-
 // A commit adding one small file; "" if git failed.
 std::string commit(Trio& t, const fs::path& work, int i) {
   std::string name = "f" + std::to_string(i) + ".txt";

@@ -22,37 +22,17 @@ using namespace mesh::bench;
 using namespace std::chrono_literals;
 
 namespace {
-
 constexpr int kSamples = 15;
-
-std::string loose_main(const Node& n) {
-  std::ifstream f(n.root() / "repos" / "app.git" / "refs" / "heads" / "main");
-  std::string s;
-  std::getline(f, s);
-  return s;
-}
-
-std::string reach(const Node& n, const std::string& name) {
-  auto doc = n.mesh_json({"peers"});
-  if (!doc.is_array()) return "";
-  for (const auto& p : doc.as_array()) {
-    if (p.at("name").as_string() == name) return std::string(p.at("reach").as_string());
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST(ReplRelayBench, PushToAFarNodeThroughOneRelayAgainstADirectLink) {
   ProxiedTrio t("bench-relay");
   t.start_and_pair_proxied();
-  auto work = t.make_repo("app", 1);
-  ASSERT_EQ(t.git_to(t.b, {"push", "-q", Trio::https(t.b, "app"), "main"}, work).exit, 0);
-  const std::string first = t.rev(work, "HEAD");
-  ASSERT_TRUE(eventually([&] { return loose_main(t.c) == first; }, 60s));
+  auto work = seeded_repo(t, t.b, "app");
+  ASSERT_FALSE(::testing::Test::HasFailure());
   t.cut(t.b, t.c);
   ASSERT_TRUE(eventually(
-      [&] { return reach(t.c, "bob") == "relay" && reach(t.b, "carol") == "relay"; }, 60s));
+      [&] { return peer_reach(t.c, "bob") == "relay" && peer_reach(t.b, "carol") == "relay"; }, 60s));
 
   std::vector<double> direct, relayed;
   for (int i = 0; i < kSamples; ++i) {
@@ -66,8 +46,8 @@ TEST(ReplRelayBench, PushToAFarNodeThroughOneRelayAgainstADirectLink) {
     std::optional<double> at_a, at_c;
     const auto deadline = t0 + 60s;
     while ((!at_a || !at_c) && Clock::now() < deadline) {
-      if (!at_a && loose_main(t.a) == want) at_a = ms_between(t0, Clock::now());
-      if (!at_c && loose_main(t.c) == want) at_c = ms_between(t0, Clock::now());
+      if (!at_a && mirror_main(t.a, "app") == want) at_a = ms_between(t0, Clock::now());
+      if (!at_c && mirror_main(t.c, "app") == want) at_c = ms_between(t0, Clock::now());
       std::this_thread::sleep_for(1ms);
     }
     push.join();

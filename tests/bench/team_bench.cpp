@@ -57,17 +57,13 @@ std::string json_text(const json::value& v, const char* key) {
   return std::string(v.at(key).as_string());
 }
 
-// main of app in n's mirror, read from the loose ref (libgit2 writes one per update), "" if none.
-std::string loose_main(const Node& n) {
-  std::ifstream f(n.root() / "repos" / "app.git" / "refs" / "heads" / "main");
-  std::string s;
-  std::getline(f, s);
-  return s;
-}
-
 std::string remote_line(const std::string& err) {
   auto p = err.find("replicated to");
-  return p == std::string::npos ? "" : err.substr(p, err.find('\n', p) - p);
+  if (p == std::string::npos) return "";
+  std::string line = err.substr(p, err.find('\n', p) - p);
+  // git pads "remote:" lines with spaces to clear its progress output.
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  return line;
 }
 
 bool measure(int n, Figures& fig) {
@@ -165,7 +161,7 @@ bool measure(int n, Figures& fig) {
     const auto deadline = Clock::now() + 120s;
     while (count < nodes.size() && Clock::now() < deadline) {
       for (std::size_t i = 0; i < nodes.size(); ++i) {
-        if (!have[i] && loose_main(*nodes[i]) == want) {
+        if (!have[i] && mirror_main(*nodes[i], "app") == want) {
           have[i] = true;
           ++count;
         }

@@ -164,6 +164,19 @@ inline bool same_refs_everywhere(Trio& t, const std::string& repo,
   return true;
 }
 
+// A work repo `repo` with one commit on main, pushed to `to` and waited for until every node
+// of t has it (a test's starting point). Fails the test (and returns the path anyway) if not.
+inline std::filesystem::path seeded_repo(Trio& t, Node& to, const std::string& repo) {
+  auto work = t.make_repo(repo, 1);
+  EXPECT_EQ(t.git_to(to, {"push", "-q", Trio::https(to, repo), "main"}, work).exit, 0);
+  const std::string tip = t.rev(work, "HEAD");
+  EXPECT_TRUE(eventually(
+      [&] { return same_refs_everywhere(t, repo, {{"refs/heads/main", tip}}); },
+      std::chrono::seconds(60)))
+      << repo << " did not reach every node";
+  return work;
+}
+
 // n's status page (loopback, http); empty if it could not be fetched.
 inline std::string page_of(const Node& n) {
   auto p = run({"curl", "-s", "-f", n.http_url("/")});

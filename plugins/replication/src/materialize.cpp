@@ -116,17 +116,33 @@ bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::s
       }
     }
     for (const auto& addr : addresses) {
+      const std::string where = id + " " + addr;
+      {
+        // An address that failed lately waits out its backoff (5 s, doubling to 30 s like the
+        // links' dialling), so a route that hangs costs one connect timeout per backoff, not
+        // one per job. Syncs with that member (job.only) still try it.
+        std::lock_guard lock(mu_);
+        auto f = failing_.find(where);
+        if (f != failing_.end() && Clock::now() < f->second.first && id != job.only) continue;
+      }
       std::map<std::string, std::string> adv;
       std::string err =
           mirrors_.fetch(repo, "https://" + addr + "/" + repo + ".git", peer->id, &adv);
       if (!err.empty()) {
         services_.log(Services::debug, "repo " + repo + ": fetch from " + peer->name + " at " +
                                            addr + " failed: " + err);
+        std::lock_guard lock(mu_);
+        if (failing_.size() > 4096) failing_.clear();
+        auto& [until, backoff] = failing_[where];
+        backoff = std::min<std::chrono::milliseconds>(
+            backoff.count() ? backoff * 2 : std::chrono::milliseconds(5000), std::chrono::seconds(30));
+        until = Clock::now() + backoff;
         continue;
       }
       {
         std::lock_guard lock(mu_);
         good_address_[id] = addr;
+        failing_.erase(where);
       }
       if (id == job.only) {
         synced = true;

@@ -253,6 +253,9 @@ class Replicator {
   std::set<std::string> woken_;  // repos whose running job is to run again at once
   // member -> the address its last successful fetch used (tried first next time).
   std::map<std::string, std::string> good_address_;
+  // "<member> <address>" -> (not before, backoff) after a failed fetch there.
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::chrono::milliseconds>>
+      failing_;
   std::map<std::string, std::chrono::steady_clock::time_point> wanted_at_;  // repo -> last want
 
   // Offers: wants addressed to this node, sent one at a time by their own thread.

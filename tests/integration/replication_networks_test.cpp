@@ -1,8 +1,8 @@
 // Replication on networks that are not a full mesh (issue #16), on three real daemons whose
 // every connection goes through a TCP proxy (proxied_trio.hpp): a line B - A - C with no route
-// between B and C, a link that drops traffic silently, and a node that accepts no inbound
-// connections at all (a laptop behind NAT). In each a push on any node reaches every node and
-// no divergence is reported; the tests print how long each extra hop took.
+// between B and C, a link that drops traffic silently, a fetch that hangs, and a node that
+// accepts no inbound connections at all (a laptop behind NAT). In each a push on any node reaches
+// every node and no divergence is reported; the tests print how long each extra hop took.
 //
 // The loopback proxies stand in for network namespaces: what the nodes see (refused, hanging
 // or working connections per direction) is the same, and these run as any user.
@@ -112,6 +112,34 @@ TEST(Networks, APushCrossesARelayAndASilentLinkWithoutDivergence) {
       "alice %ld ms, extra hop %+ld ms; bob-carol dropping silently %ld ms\n",
       direct["carol"], relayed["carol"], relayed["alice"], relayed["carol"] - relayed["alice"],
       silent["carol"]);
+  expect_no_divergence(t);
+}
+
+// Carol's new connections to bob hang (accepted, never answered) while the link they already
+// have keeps working, so bob still looks linked. Carol fetches bob's push from him first; that
+// fetch hangs, and once alice has fetched the push and acknowledged it, carol stops waiting
+// and takes the objects from alice instead of sitting out the hung fetch's bound.
+TEST(Networks, AHungFetchIsGivenUpWhenALinkedMemberHasTheObjects) {
+  ProxiedTrio t("net-hung");
+  t.start_and_pair_proxied();
+  auto work = seeded_repo(t, t.b, "app");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+
+  t.proxy(t.c, t.b).hold_new();
+  // Alice's fetch from bob is slowed down, so that carol's job surely starts with bob (the
+  // push's origin) before alice's acknowledgement makes her the first choice.
+  t.proxy(t.a, t.b).throttle(64 * 1024);
+  ASSERT_EQ(peer_reach(t.c, "bob"), "direct");
+  t.commit(work, "hung");
+  auto ms = push_and_time(t, t.b, work, nullptr);
+  EXPECT_GE(ms["alice"], 0);
+  EXPECT_GE(ms["carol"], 0) << "bob's push did not reach carol";
+  EXPECT_FALSE(log_lines_with(t.c, "gave up waiting for the fetch from bob").empty())
+      << log_text(t.c);
+  EXPECT_EQ(peer_reach(t.c, "bob"), "direct");  // the link was never the problem
+  std::printf("push to bob with carol's fetches from bob hanging: alice %ld ms, carol %ld ms\n",
+              ms["alice"], ms["carol"]);
+  t.heal_all();
   expect_no_divergence(t);
 }
 

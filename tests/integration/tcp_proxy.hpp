@@ -1,7 +1,8 @@
 // A userspace TCP proxy on 127.0.0.1 for cutting and healing links between real daemons in a
 // test: every byte is forwarded to the target port until cut(), which closes every connection
 // through it and refuses new ones until heal(), or blackhole(), which keeps every connection
-// open and forwards nothing (a route that drops packets silently: timeouts, not refusals).
+// open and forwards nothing (a route that drops packets silently: timeouts, not refusals), or
+// hold_new(), which leaves the open connections alone and only new ones hang.
 // (No netem or iptables here: PLATFORM.md.)
 #pragma once
 
@@ -73,6 +74,7 @@ class TcpProxy {
   void heal() {
     cut_ = false;
     hole_ = false;
+    hold_new_ = false;
     std::lock_guard lock(mu_);
     for (int fd : held_) ::close(fd);
     held_.clear();
@@ -80,6 +82,9 @@ class TcpProxy {
   // From now on nothing passes in either direction, and new connections are accepted and then
   // ignored, until heal() (which closes those) or cut().
   void blackhole() { hole_ = true; }
+  // Connections open now keep flowing; new ones are accepted and then ignored (a server that
+  // hangs, or a route that broke while a long-lived connection has not noticed), until heal().
+  void hold_new() { hold_new_ = true; }
   // Forwards at most this many bytes per second in each direction (0: no limit), for tests
   // that need a transfer to take a while.
   void throttle(std::size_t bytes_per_second) { rate_ = bytes_per_second; }
@@ -97,7 +102,7 @@ class TcpProxy {
         ::close(client);
         continue;
       }
-      if (hole_) {
+      if (hole_ || hold_new_) {
         std::lock_guard lock(mu_);
         held_.insert(client);
         continue;
@@ -179,6 +184,7 @@ class TcpProxy {
   int wake_[2] = {-1, -1};
   std::atomic<bool> cut_{false};
   std::atomic<bool> hole_{false};
+  std::atomic<bool> hold_new_{false};
   std::atomic<std::size_t> rate_{0};
   std::atomic<bool> stopping_{false};
   std::thread accept_thread_;

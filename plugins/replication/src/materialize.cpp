@@ -18,6 +18,9 @@ namespace {
 constexpr std::size_t kFirstWave = 16;
 // How long a node outside the first wave waits for an acknowledgement before it fetches anyway.
 constexpr auto kFanOutWait = std::chrono::milliseconds(500);
+// Fetches a job stopped waiting for that may still be running (each ends within its I/O
+// bounds); past this many a job waits for its fetch as before.
+constexpr std::size_t kMaxStragglers = 8;
 }  // namespace
 
 std::vector<std::string> Replicator::unavailable(const std::string& repo,
@@ -126,24 +129,11 @@ bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::s
         if (f != failing_.end() && Clock::now() < f->second.first && id != job.only) continue;
       }
       std::map<std::string, std::string> adv;
-      std::string err =
-          mirrors_.fetch(repo, "https://" + addr + "/" + repo + ".git", peer->id, &adv);
-      if (!err.empty()) {
-        services_.log(Services::debug, "repo " + repo + ": fetch from " + peer->name + " at " +
-                                           addr + " failed: " + err);
-        std::lock_guard lock(mu_);
-        if (failing_.size() > 4096) failing_.clear();
-        auto& [until, backoff] = failing_[where];
-        backoff = std::min<std::chrono::milliseconds>(
-            backoff.count() ? backoff * 2 : std::chrono::milliseconds(5000), std::chrono::seconds(30));
-        until = Clock::now() + backoff;
-        continue;
+      std::string err;
+      if (!fetch_or_give_up(repo, *peer, addr, need, id == job.only, &adv, &err)) {
+        return false;  // another member has the objects now: the job runs again at once
       }
-      {
-        std::lock_guard lock(mu_);
-        good_address_[id] = addr;
-        failing_.erase(where);
-      }
+      if (!err.empty()) continue;
       if (id == job.only) {
         synced = true;
         if (advertised) *advertised = std::move(adv);
@@ -153,6 +143,143 @@ bool Replicator::fetch_missing(const std::string& repo, const std::vector<std::s
     if (synced && have_all()) return true;
   }
   return synced && have_all();
+}
+
+void Replicator::record_fetch(const std::string& where, const std::string& id,
+                              const std::string& addr, bool ok) {
+  std::lock_guard lock(mu_);
+  if (ok) {
+    good_address_[id] = addr;
+    failing_.erase(where);
+    return;
+  }
+  if (failing_.size() > 4096) failing_.clear();
+  auto& [until, backoff] = failing_[where];
+  backoff = std::min<std::chrono::milliseconds>(
+      backoff.count() ? backoff * 2 : std::chrono::milliseconds(5000), std::chrono::seconds(30));
+  until = Clock::now() + backoff;
+}
+
+bool Replicator::held_elsewhere(const std::string& repo, const std::vector<std::string>& need,
+                                const std::string& besides) {
+  std::set<std::string> common;
+  {
+    std::lock_guard lock(ack_mu_);
+    for (std::size_t i = 0; i < need.size(); ++i) {
+      auto it = holders_.find({repo, need[i]});
+      if (it == holders_.end()) return false;
+      if (i == 0) {
+        common = it->second;
+      } else {
+        std::erase_if(common, [&](const std::string& m) { return !it->second.count(m); });
+      }
+    }
+  }
+  common.erase(besides);
+  common.erase(options_.self_id);
+  if (common.empty()) return false;
+  for (const auto& p : services_.peers()) {
+    if (p.up && p.direct && common.count(p.id)) return true;
+  }
+  return false;
+}
+
+// A fetch from a member runs on a thread of its own while the job waits for it, so that the
+// job can stop waiting when the fetch hangs (a route that drops packets: the connect bound is
+// 5 s, a read's 30 s) and a member it can reach acknowledges the tips meanwhile.
+bool Replicator::fetch_or_give_up(const std::string& repo, const PeerInfo& peer,
+                                  const std::string& addr, const std::vector<std::string>& need,
+                                  bool sync, std::map<std::string, std::string>* advertised,
+                                  std::string* err) {
+  const std::string where = peer.id + " " + addr;
+  auto fl = std::make_shared<Inflight>();
+  {
+    std::lock_guard lock(mu_);
+    // Join the abandoned fetches that have ended since.
+    for (auto it = stragglers_.begin(); it != stragglers_.end();) {
+      bool done;
+      {
+        std::lock_guard l(it->second->mu);
+        done = it->second->done;
+      }
+      if (done) {
+        it->first.join();
+        it = stragglers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    inflight_[repo] = fl;
+  }
+  const auto started = Clock::now();
+  std::thread fetcher([this, fl, repo, where, id = peer.id, name = peer.name, addr] {
+    std::map<std::string, std::string> adv;
+    std::string e =
+        mirrors_.fetch(repo, "https://" + addr + "/" + repo + ".git", id, &adv, &fl->cancel);
+    if (!e.empty()) {
+      services_.log(Services::debug,
+                    "repo " + repo + ": fetch from " + name + " at " + addr + " failed: " + e);
+    }
+    // Abandoned or not, the outcome says how good this address is.
+    record_fetch(where, id, addr, e.empty());
+    {
+      std::lock_guard lock(fl->mu);
+      fl->err = std::move(e);
+      fl->advertised = std::move(adv);
+      fl->done = true;
+    }
+    fl->cv.notify_all();
+  });
+  bool give_up = false;
+  {
+    std::unique_lock lock(fl->mu);
+    while (!fl->done) {
+      fl->cv.wait(lock, [&] { return fl->done || fl->woken; });
+      if (fl->done) break;
+      fl->woken = false;
+      if (stopping_) {
+        give_up = true;
+        break;
+      }
+      // A sync is with this member whatever others have; a bounded number of fetches may be
+      // left to end on their own.
+      if (sync) continue;
+      lock.unlock();
+      bool elsewhere = held_elsewhere(repo, need, peer.id);
+      bool room;
+      {
+        std::lock_guard l(mu_);
+        room = stragglers_.size() < kMaxStragglers;
+      }
+      lock.lock();
+      if (elsewhere && room && !fl->done) {
+        give_up = true;
+        break;
+      }
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = inflight_.find(repo); it != inflight_.end() && it->second == fl) {
+      inflight_.erase(it);
+    }
+    if (give_up) {
+      fl->cancel = true;
+      stragglers_.emplace_back(std::move(fetcher), fl);
+    }
+  }
+  if (give_up) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    services_.log(Services::info, "repo " + repo + ": gave up waiting for the fetch from " +
+                                      peer.name + " at " + addr + " after " + std::to_string(ms) +
+                                      " ms: a member this node is linked to has the objects now");
+    return false;
+  }
+  fetcher.join();
+  *err = std::move(fl->err);
+  if (advertised) *advertised = std::move(fl->advertised);
+  return true;
 }
 
 void Replicator::process(Job& job) {

@@ -185,8 +185,19 @@ namespace {
 
 // libgit2's certificate_check: the host's TLS stream reached some member; this is the one we
 // wanted only if its certificate carries that member's key.
+struct FetchContext {
+  const std::string& peer_id;
+  const std::atomic<bool>* cancel;
+};
+
+bool cancelled(void* payload) {
+  const auto* c = static_cast<const FetchContext*>(payload)->cancel;
+  return c && c->load();
+}
+
 int check_member(git_cert* cert, int, const char*, void* payload) {
-  const auto& want = *static_cast<const std::string*>(payload);
+  if (cancelled(payload)) return GIT_EUSER;
+  const auto& want = static_cast<const FetchContext*>(payload)->peer_id;
   if (want.empty()) return 0;
   if (!cert || cert->cert_type != GIT_CERT_X509) {
     git_error_set_str(GIT_ERROR_NET, "mesh: the server showed no member certificate");
@@ -198,11 +209,20 @@ int check_member(git_cert* cert, int, const char*, void* payload) {
   return GIT_ECERTIFICATE;
 }
 
+// Progress callbacks: a non-zero answer makes libgit2 stop the fetch (a job gave up on it).
+int on_transfer(const git_indexer_progress*, void* payload) {
+  return cancelled(payload) ? GIT_EUSER : 0;
+}
+int on_sideband(const char*, int, void* payload) {
+  return cancelled(payload) ? GIT_EUSER : 0;
+}
+
 }  // namespace
 
 std::string Mirrors::fetch(const std::string& repo, const std::string& url,
                            const std::string& peer_id,
-                           std::map<std::string, std::string>* advertised) const {
+                           std::map<std::string, std::string>* advertised,
+                           const std::atomic<bool>* cancel) const {
   std::string err;
   git2::Repo r = git2::open_bare(path_of(repo).string(), &err);
   if (!r) return err;
@@ -215,15 +235,22 @@ std::string Mirrors::fetch(const std::string& repo, const std::string& url,
   if (git_remote_create_with_opts(remote.out(), url.c_str(), &ropts) != 0) {
     return git2::error("remote " + url);
   }
-  const std::string heads = "+refs/heads/*:" + std::string(kIncoming) + "heads/*";
-  const std::string tags = "+refs/tags/*:" + std::string(kIncoming) + "tags/*";
-  const std::string parked = "+refs/mesh/parked/*:" + std::string(kIncoming) + "parked/*";
+  // Each fetch stages under a name of its own: fetches of one repo may overlap (a job stops
+  // waiting for one that hangs and fetches from another member).
+  static std::atomic<std::uint64_t> serial{0};
+  const std::string staging = std::string(kIncoming) + std::to_string(++serial) + "/";
+  const std::string heads = "+refs/heads/*:" + staging + "heads/*";
+  const std::string tags = "+refs/tags/*:" + staging + "tags/*";
+  const std::string parked = "+refs/mesh/parked/*:" + staging + "parked/*";
   char* specs[] = {const_cast<char*>(heads.c_str()), const_cast<char*>(tags.c_str()),
                    const_cast<char*>(parked.c_str())};
   git_strarray refspecs{specs, 3};
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+  FetchContext context{peer_id, cancel};
   opts.callbacks.certificate_check = check_member;
-  opts.callbacks.payload = const_cast<std::string*>(&peer_id);
+  opts.callbacks.transfer_progress = on_transfer;
+  opts.callbacks.sideband_progress = on_sideband;
+  opts.callbacks.payload = &context;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   opts.update_fetchhead = 0;
   opts.prune = GIT_FETCH_NO_PRUNE;
@@ -245,7 +272,7 @@ std::string Mirrors::fetch(const std::string& repo, const std::string& url,
   // The objects stay; the staging refs go.
   std::vector<std::string> staged;
   git2::for_each_direct_ref(r.get(), [&](std::string name, std::string) {
-    if (name.starts_with(kIncoming)) staged.push_back(std::move(name));
+    if (name.starts_with(staging)) staged.push_back(std::move(name));
   });
   for (const auto& name : staged) {
     git2::Ref ref;
@@ -352,6 +379,21 @@ std::vector<std::string> Mirrors::clean_leftovers(const std::string& repo) const
   for (auto it = fs::recursive_directory_iterator(root / "refs", ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_regular_file(ec) && stale_lock(it->path())) remove(it->path());
+  }
+  // Staging refs of fetches that were killed (each fetch removes its own when it ends).
+  std::string err;
+  if (git2::Repo r = git2::open_bare(root.string(), &err)) {
+    std::vector<std::string> staged;
+    git2::for_each_direct_ref(r.get(), [&](std::string name, std::string) {
+      if (name.starts_with(kIncoming)) staged.push_back(std::move(name));
+    });
+    for (const auto& name : staged) {
+      git2::Ref ref;
+      if (git_reference_lookup(ref.out(), r.get(), name.c_str()) == 0 &&
+          git_reference_delete(ref.get()) == 0) {
+        removed.push_back(name);
+      }
+    }
   }
   return removed;
 }

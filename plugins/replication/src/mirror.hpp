@@ -4,6 +4,7 @@
 // repo (RepoLocks); which value a ref should have is the registry's business (registry.hpp).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -71,8 +72,10 @@ class Mirrors {
   // advertised of those. Returns an error message, empty on success. https URLs go through
   // the host's libgit2 TLS stream (any member); `peer_id` ("mesh:...", empty: any) is the
   // member the server's certificate must belong to.
+  // `cancel` (optional) stops the fetch at libgit2's next callback once it is set.
   std::string fetch(const std::string& repo, const std::string& url, const std::string& peer_id,
-                    std::map<std::string, std::string>* advertised = nullptr) const;
+                    std::map<std::string, std::string>* advertised = nullptr,
+                    const std::atomic<bool>* cancel = nullptr) const;
 
   // Compare-and-swap: sets `ref` to `to` (kZeroOid deletes) only if it still has `from`
   // (kZeroOid: absent). Returns "" on success; *raced is set when the ref had another value.
@@ -85,8 +88,9 @@ class Mirrors {
 
   // Removes what a killed receive-pack, index-pack or fetch left in the mirror: quarantine
   // directories (objects/incoming-*, objects/tmp_objdir-*), temporary packs and indexes
-  // (objects/pack/tmp_*, objects/pack/pack_git2_*) and stale lock files of refs, HEAD,
-  // packed-refs and config. Only while nothing runs in it (at start). Returns what it removed.
+  // (objects/pack/tmp_*, objects/pack/pack_git2_*), stale lock files of refs, HEAD,
+  // packed-refs and config, and fetches' staging refs (refs/mesh/incoming/). Only while
+  // nothing runs in it (at start). Returns what it removed.
   std::vector<std::string> clean_leftovers(const std::string& repo) const;
 
   // remove-repo: the mirror moves to <repos_dir>/.trash/<repo>.git.<ms>; restore-repo takes

@@ -105,6 +105,13 @@ void Replicator::stop() {
     std::lock_guard lock(mu_);
     if (stopping_ && workers_.empty()) return;
     stopping_ = true;
+    for (auto& [repo, fl] : inflight_) {  // jobs waiting for a fetch stop waiting
+      {
+        std::lock_guard l(fl->mu);
+        fl->woken = true;
+      }
+      fl->cv.notify_all();
+    }
   }
   cv_.notify_all();
   ack_cv_.notify_all();
@@ -114,6 +121,13 @@ void Replicator::stop() {
   offer_cv_.notify_all();
   for (auto& w : workers_) w.join();
   workers_.clear();
+  // Fetches given up on end within their I/O bounds (and at their next callback, cancelled).
+  std::list<std::pair<std::thread, std::shared_ptr<Inflight>>> stragglers;
+  {
+    std::lock_guard lock(mu_);
+    stragglers.swap(stragglers_);
+  }
+  for (auto& [thread, fl] : stragglers) thread.join();
   if (offer_thread_.joinable()) offer_thread_.join();
 }
 
@@ -420,6 +434,13 @@ void Replicator::wake(const std::string& repo) {
                        ? Clock::now() + std::chrono::milliseconds(rng() % 100)
                        : Clock::time_point{};
     queued = true;
+  }
+  if (auto it = inflight_.find(repo); it != inflight_.end()) {
+    {
+      std::lock_guard l(it->second->mu);
+      it->second->woken = true;
+    }
+    it->second->cv.notify_all();
   }
   if (busy_.contains(repo)) {
     woken_.insert(repo);

@@ -12,6 +12,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -198,6 +199,27 @@ class Replicator {
   void process(Job& job);  // materialize.cpp
   bool fetch_missing(const std::string& repo, const std::vector<std::string>& need, const Job& job,
                      std::map<std::string, std::string>* advertised);
+  // One fetch from `peer` at `addr`, on its own thread. True once it ended (*err: "" or why);
+  // false when the job stopped waiting for it because a linked member acknowledged having
+  // every tip in `need` meanwhile (never for a sync, `sync`), or the replicator stops.
+  struct Inflight {
+    std::atomic<bool> cancel{false};  // set when given up on: libgit2 stops at its next callback
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;   // the fetch ended (err, advertised)
+    bool woken = false;  // a member acknowledged a tip of the repo, or stop()
+    std::string err;
+    std::map<std::string, std::string> advertised;
+  };
+  bool fetch_or_give_up(const std::string& repo, const PeerInfo& peer, const std::string& addr,
+                        const std::vector<std::string>& need, bool sync,
+                        std::map<std::string, std::string>* advertised, std::string* err);
+  // Whether an up member linked to this node, other than `besides`, acknowledged all of `need`.
+  bool held_elsewhere(const std::string& repo, const std::vector<std::string>& need,
+                      const std::string& besides);
+  // The address book of fetches: the last address that worked, backoff for failing ones.
+  void record_fetch(const std::string& where, const std::string& id, const std::string& addr,
+                    bool ok);
   // Under the repo lock: the mirror's refs made to match the registry. Returns false to retry.
   bool apply_plans(const std::string& repo, std::vector<PushRecord>* adopted);
   void send_acks(const std::string& repo, Job& job);
@@ -257,6 +279,10 @@ class Replicator {
   std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::chrono::milliseconds>>
       failing_;
   std::map<std::string, std::chrono::steady_clock::time_point> wanted_at_;  // repo -> last want
+  // repo -> the fetch its job is waiting for (wake() tells it a member acknowledged a tip);
+  // fetches given up on that may still run (joined as they end, and by stop()).
+  std::map<std::string, std::shared_ptr<Inflight>> inflight_;
+  std::list<std::pair<std::thread, std::shared_ptr<Inflight>>> stragglers_;
 
   // Offers: wants addressed to this node, sent one at a time by their own thread.
   std::mutex offer_mu_;

@@ -150,6 +150,23 @@ TEST_F(MirrorTest, ParkedTipsAreListedAndDigested) {
   EXPECT_TRUE(mirrors_->has_object("copy", c1));
 }
 
+TEST_F(MirrorTest, ACancelledFetchStopsAndBringsNothing) {
+  std::string c1 = commit("one");
+  ASSERT_EQ(mirrors_->ensure("copy"), "");
+  std::atomic<bool> cancel{true};
+  EXPECT_NE(mirrors_->fetch("copy", work_.string(), "", nullptr, &cancel), "");
+  EXPECT_FALSE(mirrors_->has_object("copy", c1));
+  cancel = false;
+  EXPECT_EQ(mirrors_->fetch("copy", work_.string(), "", nullptr, &cancel), "");
+  EXPECT_TRUE(mirrors_->has_object("copy", c1));
+  // No staging ref stays behind.
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(mirrors_->path_of("copy") / "refs", ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    EXPECT_FALSE(it->is_regular_file()) << it->path();
+  }
+}
+
 TEST_F(MirrorTest, LeftoversOfAKilledProcessAreRemoved) {
   const fs::path m = mirrors_->path_of("app");
   fs::create_directories(m / "objects" / "incoming-AbC123" / "pack");
@@ -162,8 +179,12 @@ TEST_F(MirrorTest, LeftoversOfAKilledProcessAreRemoved) {
   fetch();
   bool raced = false;
   ASSERT_EQ(mirrors_->set_ref("app", "refs/heads/keep", kZeroOid, c1, "t", &raced), "");
+  // A killed fetch's staging ref.
+  ASSERT_EQ(mirrors_->set_ref("app", "refs/mesh/incoming/7/heads/main", kZeroOid, c1, "t", &raced),
+            "");
   auto removed = mirrors_->clean_leftovers("app");
-  EXPECT_EQ(removed.size(), 6u);
+  EXPECT_EQ(removed.size(), 7u);
+  EXPECT_FALSE(fs::exists(m / "refs" / "mesh" / "incoming" / "7" / "heads" / "main"));
   EXPECT_FALSE(fs::exists(m / "objects" / "incoming-AbC123"));
   EXPECT_FALSE(fs::exists(m / "objects" / "tmp_objdir-incoming-xyz"));
   EXPECT_FALSE(fs::exists(m / "objects" / "pack" / "tmp_pack_123"));

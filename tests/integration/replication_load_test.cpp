@@ -42,6 +42,11 @@ using namespace std::chrono_literals;
 #ifndef MESH_TEST_ASAN
 #define MESH_TEST_ASAN 0
 #endif
+#if defined(__SANITIZE_THREAD__)
+#define MESH_TEST_TSAN 1
+#else
+#define MESH_TEST_TSAN 0
+#endif
 
 namespace {
 
@@ -494,10 +499,17 @@ TEST(ReplicationLoad, BigPushKeepsDaemonMemoryBounded) {
   for (Node* n : t.all()) {
     const std::string& who = n->name();
     EXPECT_GT(hwm[who], 0) << who;
+#if MESH_TEST_TSAN
+    // ThreadSanitizer keeps shadow memory and access history for every byte touched (70-94 MiB
+    // of growth here), so under TSan this test checks the push's threads, not its memory; the
+    // RelWithDebInfo and ASan runs check the bound.
+    std::cout << who << ": growth not checked under ThreadSanitizer\n";
+#else
     EXPECT_LT(hwm[who] - hwm_before.at(who), kGrowthKib)
         << who << " grew from " << hwm_before.at(who) / 1024 << " to " << hwm[who] / 1024 << " MiB";
+#endif
   }
-#if !MESH_TEST_ASAN
+#if !MESH_TEST_ASAN && !MESH_TEST_TSAN
   // And in absolute terms (an idle daemon is under 20 MiB; ASan's shadow memory alone is ~190):
   // far below the 50 MiB push times the copies a buffering design would hold.
   constexpr long kBoundKib = 200 * 1024;

@@ -43,7 +43,7 @@ for suite in $suites; do
     names="$(ctest --test-dir "$build" -N -R "$TSAN_REGEX" | awk '/Test +#/ {print $3}' |
              grep -E "$regex" | paste -sd '|' || true)"
     [ -z "$names" ] && { echo "no $suite test matches $TSAN_REGEX"; continue; }
-    args[2]="^($names)\$"
+    args[3]="^($names)\$"  # replaces the suite regex after -R
   fi
   ctest "${args[@]}" || status=1
 done

@@ -65,8 +65,8 @@ class State : public std::enable_shared_from_this<State> {
       for (auto& [key, peer] : peers_) {
         if (peer.link) close.push_back(std::move(peer.link));
       }
+      timer_.cancel();  // under mu_, as schedule() arms it (asio timers are not thread-safe)
     }
-    timer_.cancel();
     if (!close.empty()) {
       engine_.goodbye();
       auto deadline = Clock::now() + kGoodbyeDrain;
@@ -132,7 +132,12 @@ class State : public std::enable_shared_from_this<State> {
   }
 
  private:
+  // Arms the tick under mu_: stop() cancels from the daemon's main thread while an I/O thread
+  // re-arms here, and one asio timer must not be used from two threads at once (found by
+  // ThreadSanitizer in the convergence test).
   void schedule() {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
     timer_.expires_after(opts_.tick);
     timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       auto self = weak.lock();

@@ -36,15 +36,15 @@ for suite in $suites; do
     *) echo "unknown suite $suite (unit, integration)" >&2; exit 2 ;;
   esac
   echo "== TSan: $suite tests"
-  args=(--test-dir "$build" -R "$regex" -LE bench -j"$jobs" --output-on-failure
-        --timeout 1800 --output-junit "$build/tsan-$suite.xml")
+  pattern="$regex"
   if [ -n "${TSAN_REGEX:-}" ]; then
     # Both filters: ctest takes one -R, so the suite's prefix is checked on the list instead.
     names="$(ctest --test-dir "$build" -N -R "$TSAN_REGEX" | awk '/Test +#/ {print $3}' |
              grep -E "$regex" | paste -sd '|' || true)"
     [ -z "$names" ] && { echo "no $suite test matches $TSAN_REGEX"; continue; }
-    args[3]="^($names)\$"  # replaces the suite regex after -R
+    pattern="^($names)\$"
   fi
-  ctest "${args[@]}" || status=1
+  ctest --test-dir "$build" -R "$pattern" -LE bench -j"$jobs" --output-on-failure \
+    --timeout 1800 --output-junit "$build/tsan-$suite.xml" || status=1
 done
 exit $status
